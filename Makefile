@@ -1,0 +1,65 @@
+# sotto - the two commands a newcomer needs are `make demo` and `make test`.
+#   make deps       install the Debian packages sotto needs (apt-get; skips what is present)
+#   make            build (Release) into build/
+#   make test       deps + build + the whole test suite, then again under ASan+UBSan
+#                   (FAST=1 skips the sanitizer pass)
+#   make test-asan  only the sanitizer pass (build-asan/)
+#   make demo       deps + build, synthesize speech with flite and transcribe it
+#   make bench      print throughput, real-time factor and peak memory figures
+#   make fuzz       short libFuzzer runs of every parser (clang)
+#   make lint       banned functions, clang-format check
+#   make install    install binary, library, headers and pkg-config file (PREFIX=/usr/local)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
+CMAKE_FLAGS ?=
+CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
+
+.PHONY: all build deps test test-fast test-asan demo bench fuzz lint install clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: deps
+	$(MAKE) build
+	$(MAKE) lint
+	cd $(BUILD) && ctest $(CTEST_FLAGS)
+ifneq ($(FAST),1)
+	$(MAKE) test-asan
+endif
+
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSOTTO_SANITIZE=ON -DSOTTO_WERROR=ON $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+		ctest $(CTEST_FLAGS)
+
+demo: deps
+	$(MAKE) build
+	@scripts/demo.sh $(BUILD)/sotto
+
+bench: build
+	@scripts/bench.sh $(BUILD)
+
+fuzz: deps
+	@scripts/fuzz.sh
+
+lint:
+	@scripts/lint.sh
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
