@@ -43,7 +43,7 @@ test-asan: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-		ctest $(CTEST_FLAGS)
+		ctest $(CTEST_FLAGS) -LE slow
 
 demo: deps
 	$(MAKE) build

@@ -87,7 +87,9 @@ typedef struct whisper_model {
     /* ownership */
     void *map;            /* mmap of the file (or NULL for in-memory) */
     size_t map_size;
-    void *arena;          /* aligned copies of small f32 tensors, tables */
+    void *arena;          /* 64-byte aligned copies of EVERY NN_F32 tensor and the mel
+                           * filters: `(const float *)t.data` is valid when t.type is
+                           * NN_F32; f16/quantized data stays in the map, unaligned */
     char path[512];
     char sha256[65];      /* hex digest of the file, filled by whisper_model_load */
 } whisper_model;
@@ -108,6 +110,21 @@ int whisper_model_write_random(const whisper_hparams *hp, nn_type wtype, uint64_
 int whisper_model_quantize(const char *in_path, const char *out_path, nn_type t);
 
 void whisper_special_init(int32_t n_vocab, whisper_special *sp);
+
+/* Check hparams as the loader does (ranges, n_text_state == n_audio_state, ftype); sets
+ * *wtype from ftype. 0 or SOTTO_EFORMAT / SOTTO_ENOTSUP with a message. */
+int whisper_hparams_validate(const whisper_hparams *hp, nn_type *wtype);
+
+/* The tensors a model with these hparams must hold (the loader's table), i = 0 ..
+ * whisper_tensor_count(hp) - 1: checkpoint name, ggml shape and what type rule applies. */
+typedef enum whisper_tensor_kind {
+    WHISPER_TENSOR_F32,    /* biases, layer norms, positional embeddings: always f32 */
+    WHISPER_TENSOR_CONV,   /* conv weights: f16 or f32 */
+    WHISPER_TENSOR_MATRIX  /* 2-D weights: the model's wtype (f16 where rows are not whole blocks) */
+} whisper_tensor_kind;
+int whisper_tensor_count(const whisper_hparams *hp);
+void whisper_tensor_spec(const whisper_hparams *hp, int i, char *name, size_t cap, int64_t ne[4],
+                         int *n_dims, whisper_tensor_kind *kind);
 
 /* ---- tokenizer ---------------------------------------------------------------------- */
 typedef struct whisper_tokenizer whisper_tokenizer;

@@ -1,0 +1,360 @@
+/*
+ * asr.c - the recognizer interface: backend registry, the public sotto_asr_* wrappers,
+ * and the generic stream for backends that cannot stream natively.
+ *
+ * Owns: the table of compiled-in backends (adding one is one line in `backends`), the
+ * recognizer object (backend, its state, a private copy of the caller's options), argument
+ * checks before any backend call, and the buffer-and-redecode stream.
+ * Does not: recognize anything itself (src/asr/<name>/ does), or split long input into
+ * utterances (the pipeline does).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "asr/asr_int.h"
+#include "base/base_int.h"
+
+/* Every compiled-in backend, in the order `sotto models` lists them. */
+static const asr_backend *const backends[] = {
+    &asr_backend_sphinx,
+    &asr_backend_whisper,
+};
+#define N_BACKENDS (sizeof backends / sizeof backends[0])
+
+/* The generic stream keeps the whole utterance; past this it refuses more samples
+ * (a caller that never flushes would otherwise grow it without bound). */
+#define SOTTO_ASR_RATE 16000
+#define ASR_GENERIC_MAX_SAMPLES ((size_t)SOTTO_ASR_RATE * 600)
+
+struct sotto_asr {
+    const asr_backend *backend;
+    void *state;            /* the backend's own object */
+    sotto_asr_options opts; /* the caller's options; the strings below are ours */
+    char *model_path, *language, *prompt;
+    char model_name[256];
+};
+
+struct sotto_asr_stream {
+    sotto_asr *asr;
+    void *native; /* the backend's stream, or NULL for the generic one below */
+    /* generic stream */
+    float *buf; /* (n_buf) samples of the current utterance */
+    size_t n_buf, cap_buf;
+    uint64_t n_base;         /* samples fed before buf[0] (times are counted, not summed) */
+    size_t n_decoded;        /* n_buf when `partial` was last computed */
+    char *partial;           /* "" when none */
+    sotto_transcript finals; /* final segments not yet taken */
+};
+
+void sotto_asr_options_init(sotto_asr_options *opts)
+{
+    if (!opts)
+        return;
+    memset(opts, 0, sizeof *opts);
+}
+
+size_t sotto_asr_backend_count(void)
+{
+    return N_BACKENDS;
+}
+
+int sotto_asr_backend_info_get(size_t index, sotto_asr_backend_info *info)
+{
+    if (!info)
+        return error_set(SOTTO_EINVAL, "sotto_asr_backend_info_get: info is NULL");
+    if (index >= N_BACKENDS)
+        return error_set(SOTTO_EINVAL, "no backend number %zu (there are %zu)", index,
+                         (size_t)N_BACKENDS);
+    const asr_backend *b = backends[index];
+    memset(info, 0, sizeof *info);
+    info->name = b->name;
+    info->description = b->description;
+    info->available = 1;
+    if (b->probe)
+        b->probe(info);
+    return 0;
+}
+
+const char *sotto_asr_default_backend(const sotto_asr_options *opts)
+{
+    return opts && opts->model_path && *opts->model_path ? "whisper" : "sphinx";
+}
+
+static const asr_backend *backend_find(const char *name)
+{
+    for (size_t i = 0; i < N_BACKENDS; i++)
+        if (strcmp(backends[i]->name, name) == 0)
+            return backends[i];
+    return NULL;
+}
+
+static int unknown_backend(const char *name)
+{
+    char list[256];
+    size_t pos = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < N_BACKENDS && pos < sizeof list; i++) {
+        int w = snprintf(list + pos, sizeof list - pos, "%s%s", i ? ", " : "", backends[i]->name);
+        if (w < 0)
+            break;
+        pos += (size_t)w;
+    }
+    return error_set(SOTTO_EINVAL, "unknown backend '%s' (available: %s)", name, list);
+}
+
+/* Options every backend would reject the same way are refused here once. */
+static int options_check(const sotto_asr_options *o)
+{
+    if (o->beam_size < 0)
+        return error_set(SOTTO_EINVAL, "beam size must be >= 0 (got %d)", o->beam_size);
+    if (o->best_of < 0)
+        return error_set(SOTTO_EINVAL, "best-of must be >= 0 (got %d)", o->best_of);
+    if (o->n_threads < 0)
+        return error_set(SOTTO_EINVAL, "thread count must be >= 0 (got %d)", o->n_threads);
+    if (!(o->temperature >= 0.0f && o->temperature <= 1.0f))
+        return error_set(SOTTO_EINVAL, "temperature must be in [0, 1] (got %g)",
+                         (double)o->temperature);
+    return 0;
+}
+
+int sotto_asr_new(const char *backend, const sotto_asr_options *opts, sotto_asr **out)
+{
+    if (!out)
+        return error_set(SOTTO_EINVAL, "sotto_asr_new: out is NULL");
+    *out = NULL;
+    sotto_asr_options defaults;
+    if (!opts) {
+        sotto_asr_options_init(&defaults);
+        opts = &defaults;
+    }
+    if (!backend || !*backend)
+        backend = sotto_asr_default_backend(opts);
+    const asr_backend *b = backend_find(backend);
+    if (!b)
+        return unknown_backend(backend);
+    int rc = options_check(opts);
+    if (rc < 0)
+        return rc;
+
+    sotto_asr *asr = calloc(1, sizeof *asr);
+    if (!asr)
+        return error_set(SOTTO_ENOMEM, "out of memory creating a recognizer");
+    asr->backend = b;
+    asr->opts = *opts;
+    asr->model_path = str_dup(opts->model_path);
+    asr->language = str_dup(opts->language);
+    asr->prompt = str_dup(opts->prompt);
+    if ((opts->model_path && !asr->model_path) || (opts->language && !asr->language) ||
+        (opts->prompt && !asr->prompt)) {
+        sotto_asr_free(asr);
+        return error_set(SOTTO_ENOMEM, "out of memory copying recognizer options");
+    }
+    asr->opts.model_path = asr->model_path;
+    asr->opts.language = asr->language;
+    asr->opts.prompt = asr->prompt;
+    rc = b->create(&asr->opts, &asr->state, asr->model_name, sizeof asr->model_name);
+    if (rc < 0) {
+        asr->state = NULL;
+        sotto_asr_free(asr);
+        return rc;
+    }
+    asr->model_name[sizeof asr->model_name - 1] = '\0';
+    *out = asr;
+    return 0;
+}
+
+void sotto_asr_free(sotto_asr *asr)
+{
+    if (!asr)
+        return;
+    if (asr->state)
+        asr->backend->destroy(asr->state);
+    free(asr->model_path);
+    free(asr->language);
+    free(asr->prompt);
+    free(asr);
+}
+
+const char *sotto_asr_backend_name(const sotto_asr *asr)
+{
+    return asr ? asr->backend->name : "";
+}
+
+const char *sotto_asr_model_name(const sotto_asr *asr)
+{
+    return asr ? asr->model_name : "";
+}
+
+const sotto_asr_options *asr_options(const sotto_asr *asr)
+{
+    return &asr->opts;
+}
+
+int sotto_asr_transcribe(sotto_asr *asr, const float *pcm, size_t n, double t_offset,
+                         sotto_transcript *out)
+{
+    if (!asr || !out || (!pcm && n > 0))
+        return error_set(SOTTO_EINVAL, "sotto_asr_transcribe: %s is NULL",
+                         !asr   ? "asr"
+                         : !out ? "out"
+                                : "pcm");
+    if (!isfinite(t_offset) || t_offset < 0.0)
+        return error_set(SOTTO_EINVAL, "sotto_asr_transcribe: bad time offset %g", t_offset);
+    if (n == 0)
+        return 0;
+    return asr->backend->transcribe(asr->state, pcm, n, t_offset, out);
+}
+
+/* ---- streams ------------------------------------------------------------------------ */
+
+int asr_stream_new_generic(sotto_asr *asr, sotto_asr_stream **out)
+{
+    if (!asr || !out)
+        return error_set(SOTTO_EINVAL, "asr_stream_new_generic: NULL argument");
+    sotto_asr_stream *s = calloc(1, sizeof *s);
+    char *partial = str_dup("");
+    if (!s || !partial) {
+        free(s);
+        free(partial);
+        return error_set(SOTTO_ENOMEM, "out of memory creating a stream");
+    }
+    s->asr = asr;
+    s->partial = partial;
+    sotto_transcript_init(&s->finals);
+    *out = s;
+    return 0;
+}
+
+int sotto_asr_stream_new(sotto_asr *asr, sotto_asr_stream **out)
+{
+    if (!asr || !out)
+        return error_set(SOTTO_EINVAL, "sotto_asr_stream_new: %s is NULL", !asr ? "asr" : "out");
+    *out = NULL;
+    if (!asr->backend->stream_new)
+        return asr_stream_new_generic(asr, out);
+    sotto_asr_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return error_set(SOTTO_ENOMEM, "out of memory creating a stream");
+    s->asr = asr;
+    int rc = asr->backend->stream_new(asr->state, &s->native);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void sotto_asr_stream_free(sotto_asr_stream *s)
+{
+    if (!s)
+        return;
+    if (s->native)
+        s->asr->backend->stream_free(s->native);
+    free(s->buf);
+    free(s->partial);
+    sotto_transcript_free(&s->finals);
+    free(s);
+}
+
+static int generic_feed(sotto_asr_stream *s, const float *pcm, size_t n)
+{
+    if (n > ASR_GENERIC_MAX_SAMPLES - s->n_buf)
+        return error_set(SOTTO_ENOMEM,
+                         "stream utterance longer than %zu s without a flush; flush more often",
+                         ASR_GENERIC_MAX_SAMPLES / SOTTO_ASR_RATE);
+    if (s->n_buf + n > s->cap_buf) {
+        size_t cap = s->cap_buf ? s->cap_buf : SOTTO_ASR_RATE;
+        while (cap < s->n_buf + n)
+            cap *= 2;
+        if (cap > ASR_GENERIC_MAX_SAMPLES)
+            cap = ASR_GENERIC_MAX_SAMPLES;
+        float *nb = realloc(s->buf, cap * sizeof *nb);
+        if (!nb)
+            return error_set(SOTTO_ENOMEM, "out of memory buffering stream audio");
+        s->buf = nb;
+        s->cap_buf = cap;
+    }
+    memcpy(s->buf + s->n_buf, pcm, n * sizeof *pcm);
+    s->n_buf += n;
+    return 0;
+}
+
+int sotto_asr_stream_feed(sotto_asr_stream *s, const float *pcm, size_t n)
+{
+    if (!s || (!pcm && n > 0))
+        return error_set(SOTTO_EINVAL, "sotto_asr_stream_feed: %s is NULL", !s ? "stream" : "pcm");
+    if (n == 0)
+        return 0;
+    if (s->native)
+        return s->asr->backend->stream_feed(s->native, pcm, n);
+    return generic_feed(s, pcm, n);
+}
+
+/* Re-decode the buffered utterance, but only when it grew since the last time. */
+static int generic_partial(sotto_asr_stream *s, const char **text)
+{
+    if (s->n_buf != s->n_decoded) {
+        sotto_transcript tmp;
+        sotto_transcript_init(&tmp);
+        int rc = s->asr->backend->transcribe(s->asr->state, s->buf, s->n_buf,
+                                             (double)s->n_base / SOTTO_ASR_RATE, &tmp);
+        char *joined = rc == 0 ? sotto_transcript_text(&tmp) : NULL;
+        sotto_transcript_free(&tmp);
+        if (rc < 0)
+            return rc;
+        if (!joined)
+            return error_set(SOTTO_ENOMEM, "out of memory building the partial text");
+        free(s->partial);
+        s->partial = joined;
+        s->n_decoded = s->n_buf;
+    }
+    *text = s->partial;
+    return 0;
+}
+
+int sotto_asr_stream_partial(sotto_asr_stream *s, const char **text)
+{
+    if (!s || !text)
+        return error_set(SOTTO_EINVAL, "sotto_asr_stream_partial: %s is NULL",
+                         !s ? "stream" : "text");
+    if (s->native)
+        return s->asr->backend->stream_partial(s->native, text);
+    return generic_partial(s, text);
+}
+
+static int generic_flush(sotto_asr_stream *s)
+{
+    if (s->n_buf == 0)
+        return 0;
+    int rc = s->asr->backend->transcribe(s->asr->state, s->buf, s->n_buf,
+                                         (double)s->n_base / SOTTO_ASR_RATE, &s->finals);
+    if (rc < 0)
+        return rc;
+    s->n_base += s->n_buf;
+    s->n_buf = 0;
+    s->n_decoded = 0;
+    s->partial[0] = '\0';
+    return 0;
+}
+
+int sotto_asr_stream_flush(sotto_asr_stream *s)
+{
+    if (!s)
+        return error_set(SOTTO_EINVAL, "sotto_asr_stream_flush: stream is NULL");
+    if (s->native)
+        return s->asr->backend->stream_flush(s->native);
+    return generic_flush(s);
+}
+
+int sotto_asr_stream_take_finals(sotto_asr_stream *s, sotto_transcript *out)
+{
+    if (!s || !out)
+        return error_set(SOTTO_EINVAL, "sotto_asr_stream_take_finals: %s is NULL",
+                         !s ? "stream" : "out");
+    if (s->native)
+        return s->asr->backend->stream_take_finals(s->native, out);
+    return sotto_transcript_take(out, &s->finals);
+}

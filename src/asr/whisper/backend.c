@@ -1,0 +1,94 @@
+/*
+ * backend.c - the asr_backend "whisper": OpenAI Whisper on sotto's own engine, reading
+ * the ggml model files whisper.cpp users already have.
+ *
+ * Owns: the recognizer object (loaded model, tokenizer, the run state of transcribe.c),
+ * option checks that only this backend makes (a model file is required, the language
+ * must be one the model knows, beam_size / best_of within what the run state holds).
+ * Does not: decode (transcribe.c and decode*.c do) or stream natively: asr.c's generic
+ * buffer-and-redecode stream calls transcribe.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "asr/asr_int.h"
+#include "asr/whisper/transcribe.h"
+#include "base/base_int.h"
+
+typedef struct whisper_backend {
+    whisper_model *model;
+    whisper_tokenizer *tk;
+    whisper_runner *run;
+    const sotto_asr_options *opts; /* asr.c's copy, valid for the recognizer's life */
+} whisper_backend;
+
+static void whisper_probe(sotto_asr_backend_info *info)
+{
+    info->available = 1;
+    snprintf(info->needs, sizeof info->needs, "a ggml model file: -m FILE (see README: models/download.sh)");
+}
+
+static void whisper_destroy(void *state)
+{
+    whisper_backend *b = state;
+    if (!b)
+        return;
+    whisper_runner_free(b->run);
+    whisper_tokenizer_free(b->tk);
+    whisper_model_free(b->model);
+    free(b);
+}
+
+static int n_threads_of(const sotto_asr_options *opts)
+{
+    if (opts->n_threads > 0)
+        return opts->n_threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+static int whisper_create(const sotto_asr_options *opts, void **state, char *model_name, size_t model_name_size)
+{
+    if (!opts->model_path || !*opts->model_path)
+        return error_set(SOTTO_EINVAL, "the whisper backend needs a model file: -m FILE");
+    if (opts->beam_size > WHISPER_MAX_GROUP || opts->best_of > WHISPER_MAX_GROUP)
+        return error_set(SOTTO_EINVAL, "whisper: beam size and best-of are at most %d (got %d, %d)",
+                         WHISPER_MAX_GROUP, opts->beam_size, opts->best_of);
+    whisper_backend *b = calloc(1, sizeof *b);
+    if (!b)
+        return error_set(SOTTO_ENOMEM, "out of memory creating the whisper backend");
+    b->opts = opts;
+    int lang = 0;
+    int rc = whisper_model_load(opts->model_path, &b->model);
+    if (!rc)
+        rc = whisper_tokenizer_new(b->model, &b->tk);
+    if (!rc)
+        rc = whisper_language_resolve(b->tk, opts->language, &lang);
+    if (!rc)
+        rc = whisper_runner_new(b->model, b->tk, n_threads_of(opts), whisper_runner_slots(opts), &b->run);
+    if (rc) {
+        whisper_destroy(b);
+        return rc;
+    }
+    const char *base = strrchr(opts->model_path, '/');
+    snprintf(model_name, model_name_size, "%s", base ? base + 1 : opts->model_path);
+    *state = b;
+    return 0;
+}
+
+static int whisper_backend_transcribe(void *state, const float *pcm, size_t n, double t_offset,
+                                      sotto_transcript *out)
+{
+    whisper_backend *b = state;
+    return whisper_transcribe(b->run, b->opts, pcm, n, t_offset, out);
+}
+
+const asr_backend asr_backend_whisper = {
+    .name = "whisper",
+    .description = "OpenAI Whisper on sotto's own engine (ggml model files from whisper.cpp)",
+    .probe = whisper_probe,
+    .create = whisper_create,
+    .destroy = whisper_destroy,
+    .transcribe = whisper_backend_transcribe,
+    .stream_new = NULL, /* asr.c's generic stream re-decodes the buffered utterance */
+};

@@ -1,0 +1,247 @@
+/*
+ * pretokenize.c - GPT-2 pre-split of UTF-8 text, as tiktoken's regex does it.
+ *
+ * Owns the Unicode class tables (letters, numbers, white space) and the matcher for
+ *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * The alternatives are tried in that order at each position, which is what a
+ * backtracking regex engine does; the only backtracking case is \s+(?!\S), which gives
+ * back the last white-space character when the run is followed by a non-space.
+ * Not here: BPE (tokenizer.c).
+ */
+#include "asr/whisper/pretokenize.h"
+
+typedef struct urange {
+    uint32_t lo, hi;
+    uint8_t cls;
+} urange;
+
+#define L UCLASS_LETTER
+#define N UCLASS_NUMBER
+
+/* Sorted, non-overlapping ranges of letters (L) and numbers (N). Indic blocks
+ * (0900-0DFF) are handled by indic_class() below instead. Approximate where scripts
+ * are rare; exact for Latin, Greek, Cyrillic, CJK and the digit sets. */
+static const urange RANGES[] = {
+    {0x30, 0x39, N}, {0x41, 0x5A, L}, {0x61, 0x7A, L}, {0xAA, 0xAA, L}, {0xB2, 0xB3, N},
+    {0xB5, 0xB5, L}, {0xB9, 0xB9, N}, {0xBA, 0xBA, L}, {0xBC, 0xBE, N}, {0xC0, 0xD6, L},
+    {0xD8, 0xF6, L}, {0xF8, 0x2C1, L}, {0x2C6, 0x2D1, L}, {0x2E0, 0x2E4, L},
+    {0x2EC, 0x2EC, L}, {0x2EE, 0x2EE, L}, {0x370, 0x374, L}, {0x376, 0x377, L},
+    {0x37A, 0x37D, L}, {0x37F, 0x37F, L}, {0x386, 0x386, L}, {0x388, 0x38A, L},
+    {0x38C, 0x38C, L}, {0x38E, 0x3A1, L}, {0x3A3, 0x3F5, L}, {0x3F7, 0x481, L},
+    {0x48A, 0x52F, L}, {0x531, 0x556, L}, {0x559, 0x559, L}, {0x560, 0x588, L},
+    {0x5D0, 0x5EA, L}, {0x5EF, 0x5F2, L}, {0x620, 0x64A, L}, {0x660, 0x669, N},
+    {0x66E, 0x66F, L}, {0x671, 0x6D3, L}, {0x6D5, 0x6D5, L}, {0x6E5, 0x6E6, L},
+    {0x6EE, 0x6EF, L}, {0x6F0, 0x6F9, N}, {0x6FA, 0x6FC, L}, {0x6FF, 0x6FF, L},
+    {0x710, 0x710, L}, {0x712, 0x72F, L}, {0x74D, 0x7A5, L}, {0x7B1, 0x7B1, L},
+    {0x7C0, 0x7C9, N}, {0x7CA, 0x7EA, L}, {0x800, 0x815, L}, {0x840, 0x858, L},
+    {0x8A0, 0x8C9, L}, {0xE01, 0xE30, L}, {0xE32, 0xE33, L}, {0xE40, 0xE46, L},
+    {0xE50, 0xE59, N}, {0xE81, 0xEB0, L}, {0xEB2, 0xEB3, L}, {0xEBD, 0xEC6, L},
+    {0xED0, 0xED9, N}, {0xEDC, 0xEDF, L}, {0xF00, 0xF00, L}, {0xF20, 0xF33, N},
+    {0xF40, 0xF6C, L}, {0xF88, 0xF8C, L}, {0x1000, 0x102A, L}, {0x103F, 0x103F, L},
+    {0x1040, 0x1049, N}, {0x1050, 0x1055, L}, {0x1090, 0x1099, N}, {0x10A0, 0x10FA, L},
+    {0x10FC, 0x1248, L}, {0x124A, 0x135A, L}, {0x1369, 0x137C, N}, {0x1380, 0x138F, L},
+    {0x13A0, 0x13F5, L}, {0x1401, 0x166C, L}, {0x166F, 0x167F, L}, {0x1681, 0x169A, L},
+    {0x16A0, 0x16EA, L}, {0x16EE, 0x16F0, N}, {0x1700, 0x1711, L}, {0x1780, 0x17B3, L},
+    {0x17D7, 0x17D7, L}, {0x17DC, 0x17DC, L}, {0x17E0, 0x17E9, N}, {0x17F0, 0x17F9, N},
+    {0x1810, 0x1819, N}, {0x1820, 0x1878, L}, {0x1880, 0x18A8, L}, {0x1946, 0x194F, N},
+    {0x1950, 0x196D, L}, {0x19D0, 0x19DA, N}, {0x1A80, 0x1A89, N}, {0x1A90, 0x1A99, N},
+    {0x1B50, 0x1B59, N}, {0x1BB0, 0x1BB9, N}, {0x1C40, 0x1C49, N}, {0x1C50, 0x1C59, N},
+    {0x1C5A, 0x1C7D, L}, {0x1C80, 0x1C88, L}, {0x1C90, 0x1CBF, L}, {0x1D00, 0x1DBF, L},
+    {0x1E00, 0x1F15, L}, {0x1F18, 0x1F1D, L}, {0x1F20, 0x1F45, L}, {0x1F48, 0x1F4D, L},
+    {0x1F50, 0x1F57, L}, {0x1F59, 0x1F7D, L}, {0x1F80, 0x1FB4, L}, {0x1FB6, 0x1FBC, L},
+    {0x1FBE, 0x1FBE, L}, {0x1FC2, 0x1FC4, L}, {0x1FC6, 0x1FCC, L}, {0x1FD0, 0x1FD3, L},
+    {0x1FD6, 0x1FDB, L}, {0x1FE0, 0x1FEC, L}, {0x1FF2, 0x1FF4, L}, {0x1FF6, 0x1FFC, L},
+    {0x2070, 0x2070, N}, {0x2071, 0x2071, L}, {0x2074, 0x2079, N}, {0x207F, 0x207F, L},
+    {0x2080, 0x2089, N}, {0x2090, 0x209C, L}, {0x2102, 0x2102, L}, {0x2107, 0x2107, L},
+    {0x210A, 0x2113, L}, {0x2115, 0x2115, L}, {0x2119, 0x211D, L}, {0x2124, 0x2124, L},
+    {0x2126, 0x2126, L}, {0x2128, 0x2128, L}, {0x212A, 0x212D, L}, {0x212F, 0x2139, L},
+    {0x213C, 0x213F, L}, {0x2145, 0x2149, L}, {0x214E, 0x214E, L}, {0x2150, 0x2182, N},
+    {0x2183, 0x2184, L}, {0x2185, 0x2189, N}, {0x2460, 0x249B, N}, {0x24EA, 0x24FF, N},
+    {0x2776, 0x2793, N}, {0x2C00, 0x2CE4, L}, {0x2CEB, 0x2CEE, L}, {0x2CF2, 0x2CF3, L},
+    {0x2CFD, 0x2CFD, N}, {0x2D00, 0x2D25, L}, {0x2D30, 0x2D67, L}, {0x2D6F, 0x2D6F, L},
+    {0x2D80, 0x2DDE, L}, {0x2E2F, 0x2E2F, L}, {0x3005, 0x3006, L}, {0x3007, 0x3007, N},
+    {0x3021, 0x3029, N}, {0x3031, 0x3035, L}, {0x3038, 0x303A, N}, {0x303B, 0x303C, L},
+    {0x3041, 0x3096, L}, {0x309D, 0x309F, L}, {0x30A1, 0x30FA, L}, {0x30FC, 0x30FF, L},
+    {0x3105, 0x312F, L}, {0x3131, 0x318E, L}, {0x3192, 0x3195, N}, {0x31A0, 0x31BF, L},
+    {0x31F0, 0x31FF, L}, {0x3220, 0x3229, N}, {0x3248, 0x324F, N}, {0x3251, 0x325F, N},
+    {0x3280, 0x3289, N}, {0x32B1, 0x32BF, N}, {0x3400, 0x4DBF, L}, {0x4E00, 0x9FFF, L},
+    {0xA000, 0xA48C, L}, {0xA4D0, 0xA4FD, L}, {0xA500, 0xA60C, L}, {0xA610, 0xA61F, L},
+    {0xA620, 0xA629, N}, {0xA62A, 0xA62B, L}, {0xA640, 0xA66E, L}, {0xA67F, 0xA69D, L},
+    {0xA6A0, 0xA6E5, L}, {0xA6E6, 0xA6EF, N}, {0xA717, 0xA71F, L}, {0xA722, 0xA788, L},
+    {0xA78B, 0xA7CA, L}, {0xA7D0, 0xA7D9, L}, {0xA7F2, 0xA801, L}, {0xA830, 0xA835, N},
+    {0xA840, 0xA873, L}, {0xA8D0, 0xA8D9, N}, {0xA900, 0xA909, N}, {0xA9D0, 0xA9D9, N},
+    {0xAA50, 0xAA59, N}, {0xAB30, 0xAB5A, L}, {0xAB5C, 0xAB69, L}, {0xAB70, 0xABE2, L},
+    {0xABF0, 0xABF9, N}, {0xAC00, 0xD7A3, L}, {0xD7B0, 0xD7C6, L}, {0xD7CB, 0xD7FB, L},
+    {0xF900, 0xFA6D, L}, {0xFA70, 0xFAD9, L}, {0xFB00, 0xFB06, L}, {0xFB13, 0xFB17, L},
+    {0xFB1D, 0xFB1D, L}, {0xFB1F, 0xFB28, L}, {0xFB2A, 0xFB4F, L}, {0xFB50, 0xFBB1, L},
+    {0xFBD3, 0xFD3D, L}, {0xFD50, 0xFDC7, L}, {0xFDF0, 0xFDFB, L}, {0xFE70, 0xFEFC, L},
+    {0xFF10, 0xFF19, N}, {0xFF21, 0xFF3A, L}, {0xFF41, 0xFF5A, L}, {0xFF66, 0xFFBE, L},
+    {0xFFC2, 0xFFDC, L}, {0x10000, 0x100FA, L}, {0x10107, 0x10133, N},
+    {0x10140, 0x10178, N}, {0x10280, 0x1031F, L}, {0x10320, 0x10323, N},
+    {0x1032D, 0x1034A, L}, {0x10400, 0x1049D, L}, {0x104A0, 0x104A9, N},
+    {0x104B0, 0x104FB, L}, {0x10A60, 0x10A7C, L}, {0x11066, 0x1106F, N},
+    {0x16800, 0x16A38, L}, {0x1D400, 0x1D7CB, L}, {0x1D7CE, 0x1D7FF, N},
+    {0x1E900, 0x1E943, L}, {0x1E950, 0x1E959, N}, {0x1F100, 0x1F10C, N},
+    {0x1FBF0, 0x1FBF9, N}, {0x20000, 0x2EBE0, L}, {0x2F800, 0x2FA1D, L},
+    {0x30000, 0x323AF, L},
+};
+
+#undef L
+#undef N
+
+/* Devanagari .. Malayalam share one layout per 128-code-point block: independent letters
+ * and consonants at 0x04-0x39, avagraha 0x3D, om/extra letters 0x50 and 0x58-0x61,
+ * digits 0x66-0x6F, more letters from 0x71; the rest are vowel signs (marks) and
+ * punctuation. Sinhala (0D80) has its letters at 0x85-0xC6 and digits at 0xE6-0xEF. */
+static int indic_class(uint32_t cp)
+{
+    if (cp >= 0xD80) {
+        if (cp >= 0xD85 && cp <= 0xDC6)
+            return UCLASS_LETTER;
+        if (cp >= 0xDE6 && cp <= 0xDEF)
+            return UCLASS_NUMBER;
+        return UCLASS_OTHER;
+    }
+    uint32_t off = cp & 0x7F;
+    if ((off >= 0x04 && off <= 0x39) || off == 0x3D || off == 0x50 ||
+        (off >= 0x58 && off <= 0x61) || (off >= 0x71 && off <= 0x7F && off != 0x70))
+        return UCLASS_LETTER;
+    if (off >= 0x66 && off <= 0x6F)
+        return UCLASS_NUMBER;
+    return UCLASS_OTHER;
+}
+
+static int is_space(uint32_t cp)
+{
+    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+int unicode_class(uint32_t cp)
+{
+    if (is_space(cp))
+        return UCLASS_SPACE;
+    if (cp >= 0x900 && cp <= 0xDFF)
+        return indic_class(cp);
+    size_t lo = 0, hi = sizeof RANGES / sizeof RANGES[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < RANGES[mid].lo)
+            hi = mid;
+        else if (cp > RANGES[mid].hi)
+            lo = mid + 1;
+        else
+            return RANGES[mid].cls;
+    }
+    return UCLASS_OTHER;
+}
+
+int utf8_next(const uint8_t *s, size_t n, uint32_t *cp)
+{
+    uint8_t c = s[0];
+    int len;
+    uint32_t v, min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        len = 2, v = c & 0x1F, min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3, v = c & 0x0F, min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4, v = c & 0x07, min = 0x10000;
+    } else {
+        *cp = 0xFFFFFFFFu;
+        return 1;
+    }
+    if ((size_t)len > n) {
+        *cp = 0xFFFFFFFFu;
+        return 1;
+    }
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *cp = 0xFFFFFFFFu;
+            return 1;
+        }
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+        *cp = 0xFFFFFFFFu;
+        return 1;
+    }
+    *cp = v;
+    return len;
+}
+
+/* Class and length of the character at p (OTHER for invalid bytes). */
+static int class_at(const uint8_t *t, size_t len, size_t p, int *clen)
+{
+    uint32_t cp;
+    *clen = utf8_next(t + p, len - p, &cp);
+    return cp == 0xFFFFFFFFu ? UCLASS_OTHER : unicode_class(cp);
+}
+
+/* End of the run of characters of class cls starting at p. */
+static size_t run_end(const uint8_t *t, size_t len, size_t p, int cls)
+{
+    while (p < len) {
+        int clen;
+        if (class_at(t, len, p, &clen) != cls)
+            break;
+        p += (size_t)clen;
+    }
+    return p;
+}
+
+/* Length of the contraction at p ('s 't 're 've 'm 'll 'd), or 0. */
+static size_t contraction(const uint8_t *t, size_t len, size_t p)
+{
+    if (t[p] != '\'' || p + 1 >= len)
+        return 0;
+    uint8_t a = t[p + 1], b = p + 2 < len ? t[p + 2] : 0;
+    if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        return 2;
+    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+        return 3;
+    return 0;
+}
+
+/* Length of the piece starting at p (p < len). */
+static size_t piece_len(const uint8_t *t, size_t len, size_t p)
+{
+    size_t c = contraction(t, len, p);
+    if (c)
+        return c;
+    /* ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`: optional ASCII space, then a run */
+    size_t q = (t[p] == ' ' && p + 1 < len) ? p + 1 : p;
+    int clen;
+    int cls = class_at(t, len, q, &clen);
+    if (cls != UCLASS_SPACE)
+        return run_end(t, len, q, cls) - p;
+    /* white space: \s+(?!\S) leaves the last character of a run for the next piece
+     * when a non-space follows; a run of one followed by a non-space matches \s+ */
+    size_t e = p, last = p;
+    while (e < len) {
+        if (class_at(t, len, e, &clen) != UCLASS_SPACE)
+            break;
+        last = e;
+        e += (size_t)clen;
+    }
+    if (e == len || last == p)
+        return e - p;
+    return last - p;
+}
+
+int pretokenize(const uint8_t *text, size_t len, pretok_fn fn, void *user)
+{
+    size_t p = 0;
+    while (p < len) {
+        size_t n = piece_len(text, len, p);
+        int rc = fn(user, text + p, n);
+        if (rc)
+            return rc;
+        p += n;
+    }
+    return 0;
+}

@@ -1,0 +1,121 @@
+/*
+ * help.c - the help text of every command (`sotto help [command]`, `sotto CMD --help`).
+ * Kept in one place so README and docs can be checked against it.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+static const char help_overview[] =
+    "sotto - speech to text, offline, in one small program\n"
+    "\n"
+    "usage: sotto <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  transcribe   transcribe audio files to txt, json, srt, vtt or tsv\n"
+    "  models       list the recognizers built in and whether they can run here\n"
+    "  model        create, inspect and quantize Whisper model files\n"
+    "  wer          word error rate between a reference and a hypothesis text\n"
+    "  bench        measure decoding and recognition speed and memory\n"
+    "  help         show help for a command: sotto help transcribe\n"
+    "\n"
+    "options:\n"
+    "  --version    print the version\n"
+    "  -h, --help   this help\n"
+    "\n"
+    "exit codes: 0 ok, 1 failure, 2 bad command line, 3 bad or missing input,\n"
+    "            4 recognizer or model unavailable, 5 output not writable, 130 interrupted\n";
+
+static const char help_transcribe[] =
+    "usage: sotto transcribe [options] FILE...\n"
+    "\n"
+    "Transcribe audio files (wav, flac, mp3, ogg, opus, m4a, webm, mp4 and more; '-' reads\n"
+    "standard input). Audio is decoded, resampled to 16 kHz mono, cut at pauses and\n"
+    "recognized offline.\n"
+    "\n"
+    "output:\n"
+    "  -f, --format LIST      txt, json, srt, vtt, tsv; several comma-separated (default txt)\n"
+    "  -o, --output DIR       write <name>.<ext> files into DIR. Without -o, one file with one\n"
+    "                         format prints to stdout; otherwise files go beside each input\n"
+    "  -q, --quiet            no progress bar or notices\n"
+    "\n"
+    "recognizer:\n"
+    "  --backend NAME         sphinx (embedded default) or whisper (needs -m)\n"
+    "  -m, --model FILE       model file (Whisper ggml .bin); implies --backend whisper\n"
+    "  -l, --language CODE    language code (en, nl, ...) or auto (default: en for sphinx)\n"
+    "  --prompt TEXT          initial prompt: names, terms, style to expect\n"
+    "  --word-timestamps      include word start/end times (json)\n"
+    "  -t, --threads N        compute threads (default: all cores)\n"
+    "\n"
+    "whisper decoding:\n"
+    "  --beam-size N          beam search width at temperature 0 (default 5)\n"
+    "  --best-of N            samples per temperature > 0 (default 5)\n"
+    "  --temperature T        starting temperature (default 0)\n"
+    "  --no-fallback          do not retry at higher temperatures\n"
+    "  --translate            translate speech to English\n"
+    "  --no-timestamps        decode without timestamp tokens\n"
+    "\n"
+    "raw input (headerless PCM):\n"
+    "  --raw s16le|f32le      sample format  --rate N  sample rate  --channels N  channels\n"
+    "\n"
+    "examples:\n"
+    "  sotto transcribe meeting.mp3\n"
+    "  sotto transcribe -f srt,vtt -o subs/ talk.m4a\n"
+    "  sotto transcribe -f json --word-timestamps interview.wav > interview.json\n"
+    "  arecord -f S16_LE -r 16000 | sotto transcribe --raw s16le --rate 16000 --channels 1 -\n";
+
+static const char help_models[] =
+    "usage: sotto models\n"
+    "\n"
+    "List every recognizer backend built into sotto, whether it can run on this machine,\n"
+    "and what it needs when it cannot.\n";
+
+static const char help_wer[] =
+    "usage: sotto wer [--json] REF HYP\n"
+    "\n"
+    "Word error rate of a hypothesis against a reference. REF and HYP are text files ('-' for\n"
+    "standard input for one of them). Both are normalized first: case, punctuation and\n"
+    "numbers (42 -> forty two) do not count. Prints WER with substitutions, deletions and\n"
+    "insertions.\n";
+
+static const char help_bench[] =
+    "usage: sotto bench [--json] [--backend NAME] [-m FILE] AUDIO\n"
+    "\n"
+    "Measure on this machine, for one audio file: decode throughput (how many times faster\n"
+    "than real time the file is decoded and resampled), the recognizer's real-time factor\n"
+    "(processing seconds per audio second; lower is faster) and the process's peak memory.\n"
+    "'make bench' synthesizes a long recording with flite and runs this on it.\n";
+
+static const char help_model[] =
+    "usage: sotto model new --dims tiny|base|small|medium|large-v3|custom [--en]\n"
+    "                       [--type f32|f16|q8_0|q5_0|q5_1|q4_0|q4_1] [--seed N] -o FILE\n"
+    "       sotto model info FILE\n"
+    "       sotto model quantize IN OUT TYPE\n"
+    "\n"
+    "new       write a valid Whisper model with random weights (for tests and benchmarks;\n"
+    "          it transcribes nonsense). custom dims: --state N --heads N --enc-layers N\n"
+    "          --dec-layers N --mels 80|128\n"
+    "info      print dimensions, tensor types, size and sha256 of a model file\n"
+    "quantize  rewrite a model's weight matrices as TYPE\n";
+
+int cli_help(const char *command, FILE *f)
+{
+    static const struct {
+        const char *name;
+        const char *text;
+    } topics[] = {
+        {"transcribe", help_transcribe}, {"models", help_models}, {"wer", help_wer},
+        {"bench", help_bench},           {"model", help_model},
+    };
+    if (!command) {
+        fputs(help_overview, f);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++) {
+        if (strcmp(command, topics[i].name) == 0) {
+            fputs(topics[i].text, f);
+            return 0;
+        }
+    }
+    return -1;
+}

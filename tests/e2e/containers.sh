@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Proves: the same speech gives the same transcript in every container and sample format
+# (WAV 8/16/24/32-bit and float, 8/44.1 kHz, stereo, FLAC, MP3, Ogg Vorbis, Opus, M4A/AAC,
+# WebM, the audio track of an MP4 video, raw PCM).
+. "$(dirname "$0")/lib.sh"
+"$SOTTO" transcribe -q "$FX/fmt_s16.wav" > "$TMP/ref.txt"
+[ -s "$TMP/ref.txt" ] || fail "empty reference transcript"
+echo "reference: $(cat "$TMP/ref.txt")"
+bad=0
+for f in fmt_u8.wav fmt_s24.wav fmt_s32.wav fmt_f32.wav fmt_44k_stereo.wav fmt_8k.wav fmt.flac \
+         fmt.mp3 fmt.ogg fmt.opus fmt.m4a fmt.webm fmt_video.mp4; do
+  "$SOTTO" transcribe -q "$FX/$f" > "$TMP/$f.txt"
+  w=$("$SOTTO" wer --json "$TMP/ref.txt" "$TMP/$f.txt" | $PY -c 'import json,sys; print(json.load(sys.stdin)["wer"])')
+  printf '%-20s WER vs wav %.3f  %s\n' "$f" "$w" "$(cat "$TMP/$f.txt")"
+  # lossless inputs must match exactly; lossy codecs and 8 kHz may move at most one word
+  case $f in
+    fmt.mp3|fmt.ogg|fmt.opus|fmt.m4a|fmt.webm|fmt_video.mp4|fmt_8k.wav|fmt_u8.wav)
+      $PY -c "import sys; sys.exit(0 if $w <= 0.125 else 1)" || { echo "  too different"; bad=1; } ;;
+    *) cmp -s "$TMP/ref.txt" "$TMP/$f.txt" || { echo "  differs"; bad=1; } ;;
+  esac
+done
+"$SOTTO" transcribe -q --raw s16le --rate 48000 --channels 2 "$FX/fmt_48k_stereo.s16le" > "$TMP/raw48.txt"
+cmp -s "$TMP/ref.txt" "$TMP/raw48.txt" || { echo "raw 48k stereo differs: $(cat "$TMP/raw48.txt")"; bad=1; }
+[ $bad -eq 0 ] || fail "some containers gave different transcripts"
