@@ -1,8 +1,8 @@
 # sotto - the two commands a newcomer needs are `make demo` and `make test`.
 #   make deps       install the Debian packages sotto needs (apt-get; skips what is present)
 #   make            build (Release) into build/
-#   make test       deps + build + the whole test suite, then again under ASan+UBSan
-#                   (FAST=1 skips the sanitizer pass)
+#   make test       deps + build + the whole test suite, then again under ASan+UBSan,
+#                   then a short libFuzzer run of every parser (FAST=1 skips both)
 #   make test-asan  only the sanitizer pass (build-asan/)
 #   make demo       deps + build, synthesize speech with flite and transcribe it
 #   make bench      print throughput, real-time factor and peak memory figures
@@ -15,6 +15,7 @@ JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
+FUZZ_SECONDS ?= 15
 
 .PHONY: all build deps test test-fast test-asan demo bench fuzz lint install clean
 
@@ -35,6 +36,7 @@ test: deps
 	cd $(BUILD) && ctest $(CTEST_FLAGS)
 ifneq ($(FAST),1)
 	$(MAKE) test-asan
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 endif
 
 test-asan: deps

@@ -13,6 +13,7 @@
 #include "sotto/text.h"
 #include "sotto/transcript.h"
 #include "sotto/vad.h"
+#include "sotto/whisper.h"
 
 #ifdef __cplusplus
 extern "C" {

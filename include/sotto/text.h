@@ -24,7 +24,7 @@ typedef struct sotto_wer {
     size_t substitutions;
     size_t deletions;
     size_t insertions;
-    double wer;           /* (S + D + I) / ref_words; 0 when both are empty, 1 per word if ref is empty */
+    double wer;           /* (S + D + I) / ref_words; with an empty ref: 1.0 if hyp has words, else 0 */
 } sotto_wer;
 
 /* Compute WER between ref and hyp (both raw text; normalized here). */

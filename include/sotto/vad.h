@@ -34,8 +34,10 @@ void sotto_splitter_free(sotto_splitter *sp);
 
 /* Append samples (contiguous with what was fed before). */
 int sotto_splitter_feed(sotto_splitter *sp, const float *pcm, size_t n);
-/* Declare end of input: whatever speech is buffered becomes a final utterance. */
-void sotto_splitter_finish(sotto_splitter *sp);
+/* Declare end of input: whatever speech is buffered becomes a final utterance. Fails only
+ * when that utterance cannot be queued (out of memory or the queue's cap); calling it
+ * again is a no-op that returns 0. */
+int sotto_splitter_finish(sotto_splitter *sp);
 
 /* Take the next complete utterance, if one is ready: returns 1 and points *pcm at n
  * samples owned by the splitter (valid until the next call on it) starting *t_start

@@ -24,7 +24,7 @@ int main(int argc, char **argv)
         int (*run)(int, char **);
     } commands[] = {
         {"transcribe", cmd_transcribe}, {"models", cmd_models}, {"wer", cmd_wer},
-        {"bench", cmd_bench},
+        {"bench", cmd_bench},           {"model", cmd_model},
     };
     if (argc < 2) {
         cli_help(NULL, stderr);

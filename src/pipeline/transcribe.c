@@ -91,10 +91,10 @@ int sotto_pipeline_transcribe(sotto_asr *asr, sotto_audio *audio,
                 break;
         }
     }
-    if (rc == 0) {
-        sotto_splitter_finish(sp);
+    if (rc == 0)
+        rc = sotto_splitter_finish(sp);
+    if (rc == 0)
         rc = drain(sp, asr, out);
-    }
     out->duration = (double)n_read / SOTTO_SAMPLE_RATE;
     if (rc == 0 && !out->language[0]) {
         for (size_t i = 0; i < out->n_segments; i++) {

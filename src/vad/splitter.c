@@ -364,24 +364,25 @@ int sotto_splitter_feed(sotto_splitter *sp, const float *pcm, size_t n)
     return 0;
 }
 
-void sotto_splitter_finish(sotto_splitter *sp)
+int sotto_splitter_finish(sotto_splitter *sp)
 {
     SOTTO_ASSERT(sp);
     if (sp->finished)
-        return;
+        return 0;
     sp->finished = 1;
     queue_reclaim(sp);
+    int rc = 0;
     int64_t tail = sp->n_fed - sp->n_framed;
     if (tail > 0) {
-        /* a partial last frame is classified on its own samples; a queue overflow here
-         * would need PENDING_MAX_S waiting, which the last feed already refused */
-        (void)frame_process(sp, sp->n_framed / FRAME_LEN, sp->n_framed, (size_t)tail);
+        /* a partial last frame is classified on its own samples */
+        rc = frame_process(sp, sp->n_framed / FRAME_LEN, sp->n_framed, (size_t)tail);
         sp->n_framed = sp->n_fed;
     }
-    if (sp->in_utt) {
+    if (!rc && sp->in_utt) {
         int64_t end = sp->last_speech_end + sp->pad;
-        (void)utt_close(sp, end < sp->n_fed ? end : sp->n_fed);
+        rc = utt_close(sp, end < sp->n_fed ? end : sp->n_fed);
     }
+    return rc;
 }
 
 int sotto_splitter_next(sotto_splitter *sp, const float **pcm, size_t *n, double *t_start)

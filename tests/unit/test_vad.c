@@ -120,7 +120,7 @@ static void split(const sotto_splitter_options *o, const float *pcm, size_t n, s
         drain(sp, l);
         i += k;
     }
-    sotto_splitter_finish(sp);
+    ASSERT_OK(sotto_splitter_finish(sp));
     drain(sp, l);
     sotto_splitter_free(sp);
 }
@@ -311,8 +311,8 @@ TEST(random_block_sizes_give_the_same_utterances)
             drain(sp, &l);
         i += k;
     }
-    sotto_splitter_finish(sp);
-    sotto_splitter_finish(sp); /* idempotent */
+    ASSERT_OK(sotto_splitter_finish(sp));
+    ASSERT_OK(sotto_splitter_finish(sp)); /* idempotent */
     drain(sp, &l);
     ASSERT_EQ(sotto_splitter_feed(sp, pcm, 10), SOTTO_EINVAL);
     sotto_splitter_free(sp);
@@ -374,7 +374,7 @@ TEST(memory_stays_bounded_over_ten_minutes)
             n_utts++;
         }
     }
-    sotto_splitter_finish(sp);
+    ASSERT_OK(sotto_splitter_finish(sp));
     const float *u;
     size_t n;
     double t;

@@ -570,7 +570,7 @@ int whisper_transcribe(whisper_runner *r, const sotto_asr_options *o, const floa
         if (!lang_code)
             lang_code = "";
         d.lang = sp->multilingual ? lang : -1;
-        d.prompt = all.v + prompt_reset;
+        d.prompt = all.n > prompt_reset ? all.v + prompt_reset : NULL;
         d.n_prompt = all.n - prompt_reset;
         d.seed = 0x5077011ull + (uint64_t)seek; /* reproducible: depends on the position only */
         rc = whisper_decode_fallback(r->tk, &r->lm, &d, &fb, &dec, NULL);
