@@ -26,7 +26,7 @@ static int open_errno(int e, const char *name)
     case EPERM:
         return error_set(SOTTO_EACCES, "cannot open '%s': permission denied", name);
     case EISDIR:
-        return error_set(SOTTO_EINVAL, "'%s' is a directory, not an audio file", name);
+        return error_set(SOTTO_EFORMAT, "'%s' is a directory, not an audio file", name);
     default:
         return error_set(SOTTO_EIO, "cannot open '%s': %s", name, strerror(e));
     }
@@ -48,7 +48,7 @@ static int source_from_fd(audio_source *s, int fd, int own, const char *name)
     }
     if (S_ISDIR(st.st_mode)) {
         source_close(s);
-        return error_set(SOTTO_EINVAL, "'%s' is a directory, not an audio file", name);
+        return error_set(SOTTO_EFORMAT, "'%s' is a directory, not an audio file", name);
     }
     if (S_ISREG(st.st_mode)) {
         s->seekable = 1;

@@ -3,8 +3,9 @@
  * GELU, softmax, add.
  *
  * These are the correctness baseline that SIMD versions are tested against, so they
- * favour clarity: nn_matmul widens one weight row at a time into a scratch buffer and
+ * favour clarity: nn_matmul widens one weight row at a time into a stack buffer and
  * dots it against every input row (the weights are read once per call, whatever m is).
+ * Nothing is allocated on the heap, so the decoder's per-token loop allocates nothing.
  * Threads split the weight rows into contiguous ranges; each thread writes only its own
  * output columns, so no locking is needed.
  */
@@ -17,6 +18,9 @@
 #include "nn/nn.h"
 
 #define MATMUL_MAX_THREADS 64
+/* Longest weight row widened on the stack: 4 x the widest Whisper (1280) is 5120; the
+ * loader caps the state at 8192, so MLP rows reach 32768 floats = 128 KiB of stack. */
+#define MATMUL_MAX_K 32768
 
 typedef struct matmul_job {
     const nn_tensor *w;
@@ -25,7 +29,6 @@ typedef struct matmul_job {
     int64_t m, k, n;
     float *y;
     int64_t row0, row1; /* weight rows [row0, row1) */
-    float *scratch;     /* k floats */
 } matmul_job;
 
 /* Eight partial sums: keeps the reference reasonably fast without reassociation flags. */
@@ -47,11 +50,12 @@ static void matmul_rows(const matmul_job *jb)
     const nn_tensor *w = jb->w;
     size_t row_bytes = nn_row_bytes(w->type, jb->k);
     const uint8_t *base = w->data;
+    float row[jb->k]; /* bounded by MATMUL_MAX_K, checked in nn_matmul */
     for (int64_t r = jb->row0; r < jb->row1; r++) {
-        nn_dequantize_row(w->type, base + (size_t)r * row_bytes, jb->scratch, jb->k);
+        nn_dequantize_row(w->type, base + (size_t)r * row_bytes, row, jb->k);
         float b = jb->bias ? jb->bias[r] : 0.0f;
         for (int64_t i = 0; i < jb->m; i++)
-            jb->y[i * jb->n + r] = dot_f32(jb->x + i * jb->k, jb->scratch, jb->k) + b;
+            jb->y[i * jb->n + r] = dot_f32(jb->x + i * jb->k, row, jb->k) + b;
     }
 }
 
@@ -66,7 +70,7 @@ void nn_matmul(const nn_tensor *w, const float *bias, const float *x, int64_t m,
 {
     SOTTO_ASSERT(w && x && y && m >= 0);
     int64_t k = w->ne[0], n = w->ne[1] * w->ne[2] * w->ne[3];
-    SOTTO_ASSERT(k > 0 && nn_row_bytes(w->type, k) > 0);
+    SOTTO_ASSERT(k > 0 && k <= MATMUL_MAX_K && nn_row_bytes(w->type, k) > 0);
     if (m == 0 || n == 0)
         return;
     if (n_threads < 1)
@@ -79,14 +83,11 @@ void nn_matmul(const nn_tensor *w, const float *bias, const float *x, int64_t m,
     if ((double)m * (double)n * (double)k < 65536.0)
         n_threads = 1;
 
-    float *scratch = malloc((size_t)n_threads * (size_t)k * sizeof(float));
-    SOTTO_ASSERT(scratch != NULL); /* k floats per thread; a failure here is not recoverable */
     matmul_job jobs[MATMUL_MAX_THREADS];
     pthread_t tids[MATMUL_MAX_THREADS];
     int started[MATMUL_MAX_THREADS] = {0};
     for (int t = 0; t < n_threads; t++) {
-        jobs[t] = (matmul_job){w, bias, x, m, k, n, y, n * t / n_threads, n * (t + 1) / n_threads,
-                               scratch + (size_t)t * (size_t)k};
+        jobs[t] = (matmul_job){w, bias, x, m, k, n, y, n * t / n_threads, n * (t + 1) / n_threads};
     }
     for (int t = 1; t < n_threads; t++)
         started[t] = pthread_create(&tids[t], NULL, matmul_thread, &jobs[t]) == 0;
@@ -97,7 +98,6 @@ void nn_matmul(const nn_tensor *w, const float *bias, const float *x, int64_t m,
         else
             matmul_rows(&jobs[t]); /* could not start a thread: do its share here */
     }
-    free(scratch);
 }
 
 void nn_layer_norm(float *x, int64_t n_rows, int64_t dim, const float *g, const float *b, float eps)

@@ -26,9 +26,9 @@ grep -Eq '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} --> ' "$TMP/talk.vtt" || fail "v
 head -1 "$TMP/talk.tsv" | grep -qP '^start\tend\ttext$' || fail "tsv header"
 $PY -c 'import json,sys; t=json.load(open(sys.argv[1])); assert t["segments"] and "text" in t and t["duration"] > 1' "$TMP/talk.json"
 # -o DIR
-mkdir "$TMP/out"
-"$SOTTO" transcribe -q -f srt -o "$TMP/out" "$FX/utt_00_kal16.wav" "$FX/utt_03_kal16.wav"
-[ -s "$TMP/out/utt_00_kal16.srt" ] && [ -s "$TMP/out/utt_03_kal16.srt" ] || fail "-o DIR outputs"
+mkdir "$TMP/odir"
+"$SOTTO" transcribe -q -f srt -o "$TMP/odir" "$FX/utt_00_kal16.wav" "$FX/utt_03_kal16.wav"
+[ -s "$TMP/odir/utt_00_kal16.srt" ] && [ -s "$TMP/odir/utt_03_kal16.srt" ] || fail "-o DIR outputs"
 # stdin and raw PCM give the same words as the file
 "$SOTTO" transcribe -q - < "$FX/fmt_s16.wav" > "$TMP/stdin.txt"
 cmp -s "$TMP/stdin.txt" "$TMP/stdout.txt" || fail "stdin transcript differs: $(cat "$TMP/stdin.txt")"
