@@ -19,7 +19,7 @@ if [ ! -f "$long" ]; then
   done < "$here/tests/fixtures/sentences.txt"
   sox -q "$work"/q*.wav "$work/block.wav"
   block_s=$(soxi -D "$work/block.wav")
-  reps=$(awk -v m="$minutes" -v b="$block_s" 'BEGIN { r = int(m * 60 / b); print (r < 1 ? 1 : r) }')
+  reps=$(awk -v m="$minutes" -v b="$block_s" 'BEGIN { r = int(m * 60 / b + 0.999); print (r < 1 ? 1 : r) }')
   # sox repeats the block in one streaming pass (no whole file in memory); FLAC keeps it small
   sox -q "$work/block.wav" "$long" repeat $((reps - 1))
   rm -f "$work"/p*.wav "$work"/q*.wav "$work/block.wav"

@@ -67,11 +67,17 @@ static int lm_copy(void *ctx, int dst, int src)
     return 0;
 }
 
+/* KV caches the options can use: beam search at T = 0 keeps the current and the next
+ * beams (2 x beam), sampling at T > 0 one per candidate (best_of). Each cache is
+ * n_text_layer x n_text_ctx x state x 2 floats (88 MB for medium), so caches that the
+ * options rule out (no sampling without fallback at T = 0) are not allocated. */
 int whisper_runner_slots(const sotto_asr_options *o)
 {
     int beam = o->beam_size > 0 ? o->beam_size : WHISPER_DEFAULT_BEAM;
     int best = o->best_of > 0 ? o->best_of : WHISPER_DEFAULT_BEST_OF;
-    return 2 * (beam > best ? beam : best);
+    int samples = (o->temperature > 0 || !o->no_fallback) ? best : 0;
+    int slots = o->temperature > 0 ? 0 : 2 * beam;
+    return slots > samples ? slots : samples;
 }
 
 int whisper_runner_new(const whisper_model *m, const whisper_tokenizer *tk, int n_threads, int n_seq,
