@@ -45,18 +45,32 @@ static float dot_f32(const float *a, const float *b, int64_t k)
     return r;
 }
 
+void nn_matmul_range_ref(const nn_tensor *w, const float *bias, const float *x, int64_t m,
+                        float *y, int64_t row0, int64_t row1)
+{
+    int64_t k = w->ne[0], n = w->ne[1] * w->ne[2] * w->ne[3];
+    SOTTO_ASSERT(k > 0 && k <= MATMUL_MAX_K);
+    size_t row_bytes = nn_row_bytes(w->type, k);
+    const uint8_t *base = w->data;
+    float row[k]; /* bounded by MATMUL_MAX_K */
+    for (int64_t r = row0; r < row1; r++) {
+        nn_dequantize_row(w->type, base + (size_t)r * row_bytes, row, k);
+        float b = bias ? bias[r] : 0.0f;
+        for (int64_t i = 0; i < m; i++)
+            y[i * n + r] = dot_f32(x + i * k, row, k) + b;
+    }
+}
+
 static void matmul_rows(const matmul_job *jb)
 {
-    const nn_tensor *w = jb->w;
-    size_t row_bytes = nn_row_bytes(w->type, jb->k);
-    const uint8_t *base = w->data;
-    float row[jb->k]; /* bounded by MATMUL_MAX_K, checked in nn_matmul */
-    for (int64_t r = jb->row0; r < jb->row1; r++) {
-        nn_dequantize_row(w->type, base + (size_t)r * row_bytes, row, jb->k);
-        float b = jb->bias ? jb->bias[r] : 0.0f;
-        for (int64_t i = 0; i < jb->m; i++)
-            jb->y[i * jb->n + r] = dot_f32(jb->x + i * jb->k, row, jb->k) + b;
-    }
+    nn_matmul_range(jb->w, jb->bias, jb->x, jb->m, jb->y, jb->row0, jb->row1);
+}
+
+/* Until ISA-specific kernels exist, the range kernel is the reference. */
+void nn_matmul_range(const nn_tensor *w, const float *bias, const float *x, int64_t m, float *y,
+                     int64_t row0, int64_t row1)
+{
+    nn_matmul_range_ref(w, bias, x, m, y, row0, row1);
 }
 
 static void *matmul_thread(void *arg)

@@ -57,6 +57,17 @@ void nn_quantize_row(nn_type t, const float *src, void *dst, int64_t n);
 void nn_matmul(const nn_tensor *w, const float *bias, const float *x, int64_t m, float *y,
                int n_threads);
 
+/*
+ * The single-threaded kernel behind nn_matmul: output columns [row0, row1) of y for all m
+ * input rows (weight rows row0 .. row1-1). nn_matmul splits the weight rows over threads
+ * and calls this for each range. nn_matmul_range picks the fastest kernel for this CPU;
+ * nn_matmul_range_ref is the scalar reference every other kernel is tested against.
+ */
+void nn_matmul_range(const nn_tensor *w, const float *bias, const float *x, int64_t m, float *y,
+                     int64_t row0, int64_t row1);
+void nn_matmul_range_ref(const nn_tensor *w, const float *bias, const float *x, int64_t m,
+                         float *y, int64_t row0, int64_t row1);
+
 /* In place over rows of dim floats: y = (x - mean) / sqrt(var + eps) * g + b. */
 void nn_layer_norm(float *x, int64_t n_rows, int64_t dim, const float *g, const float *b, float eps);
 void nn_gelu(float *x, size_t n);         /* tanh approximation, as Whisper/ggml use */
