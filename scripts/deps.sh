@@ -7,6 +7,9 @@ pkgs=(
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libavdevice-dev  # audio decoding
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us  # embedded recognizer + model
   zlib1g-dev                                      # compression ratio (Whisper decoding)
+  libopenblas-dev                                 # sgemm baseline for the Whisper benchmark
+  libsqlite3-dev libcivetweb-dev                  # the server: store and HTTP/WebSocket
+  wrk                                             # server load benchmark
   flite espeak-ng sox ffmpeg                      # test speech synthesis and conversion
   python3 python3-numpy                           # independent NumPy reference for tests
 )
