@@ -15,6 +15,7 @@
 
 #include "asr/asr_int.h"
 #include "base/base_int.h"
+#include "sotto/audio.h"
 
 /* Every compiled-in backend, in the order `sotto models` lists them. */
 static const asr_backend *const backends[] = {
@@ -25,8 +26,7 @@ static const asr_backend *const backends[] = {
 
 /* The generic stream keeps the whole utterance; past this it refuses more samples
  * (a caller that never flushes would otherwise grow it without bound). */
-#define SOTTO_ASR_RATE 16000
-#define ASR_GENERIC_MAX_SAMPLES ((size_t)SOTTO_ASR_RATE * 600)
+#define ASR_GENERIC_MAX_SAMPLES ((size_t)SOTTO_SAMPLE_RATE * 600)
 
 struct sotto_asr {
     const asr_backend *backend;
@@ -264,9 +264,9 @@ static int generic_feed(sotto_asr_stream *s, const float *pcm, size_t n)
     if (n > ASR_GENERIC_MAX_SAMPLES - s->n_buf)
         return error_set(SOTTO_ENOMEM,
                          "stream utterance longer than %zu s without a flush; flush more often",
-                         ASR_GENERIC_MAX_SAMPLES / SOTTO_ASR_RATE);
+                         ASR_GENERIC_MAX_SAMPLES / SOTTO_SAMPLE_RATE);
     if (s->n_buf + n > s->cap_buf) {
-        size_t cap = s->cap_buf ? s->cap_buf : SOTTO_ASR_RATE;
+        size_t cap = s->cap_buf ? s->cap_buf : SOTTO_SAMPLE_RATE;
         while (cap < s->n_buf + n)
             cap *= 2;
         if (cap > ASR_GENERIC_MAX_SAMPLES)
@@ -300,7 +300,7 @@ static int generic_partial(sotto_asr_stream *s, const char **text)
         sotto_transcript tmp;
         sotto_transcript_init(&tmp);
         int rc = s->asr->backend->transcribe(s->asr->state, s->buf, s->n_buf,
-                                             (double)s->n_base / SOTTO_ASR_RATE, &tmp);
+                                             (double)s->n_base / SOTTO_SAMPLE_RATE, &tmp);
         char *joined = rc == 0 ? sotto_transcript_text(&tmp) : NULL;
         sotto_transcript_free(&tmp);
         if (rc < 0)
@@ -330,7 +330,7 @@ static int generic_flush(sotto_asr_stream *s)
     if (s->n_buf == 0)
         return 0;
     int rc = s->asr->backend->transcribe(s->asr->state, s->buf, s->n_buf,
-                                         (double)s->n_base / SOTTO_ASR_RATE, &s->finals);
+                                         (double)s->n_base / SOTTO_SAMPLE_RATE, &s->finals);
     if (rc < 0)
         return rc;
     s->n_base += s->n_buf;
