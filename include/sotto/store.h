@@ -199,6 +199,8 @@ int sotto_store_job_delete(sotto_store *st, int64_t user_id, const char *id, cha
 /* At start-up: jobs left in PREPROCESSING/TRANSCRIBING/POSTPROCESSING by a crashed
  * process go back to PENDING. *n_recovered tells how many. */
 int sotto_store_job_recover(sotto_store *st, size_t *n_recovered);
+/* Put one running job back to PENDING (its runner stops without finishing it). */
+int sotto_store_job_release(sotto_store *st, const char *id);
 /* Jobs per status (array indexed by sotto_job_status, 7 entries). */
 int sotto_store_job_counts(sotto_store *st, int64_t counts[7]);
 void sotto_job_clear(sotto_job *j);

@@ -47,6 +47,25 @@ int sotto_whisper_model_info(const char *path, sotto_buf *out);
 /* Rewrite the model at in_path with its weight matrices in type (as above) at out_path. */
 int sotto_whisper_model_quantize(const char *in_path, const char *out_path, const char *type);
 
+/* What sotto_whisper_bench measures (times are per 30 s window or per decoder step). */
+typedef struct sotto_whisper_bench_result {
+    char size[16], type[8]; /* "base", "q8_0" */
+    int threads;
+    double load_ms, mel_ms, encoder_ms;
+    double decode_ms_per_token;  /* greedy: one sequence */
+    double beam5_ms_per_step;    /* 5 sequences advanced together */
+    double tokens_per_s[3];      /* with 1, 4 and 16 batched sequences */
+    double peak_rss_mb;          /* of the process, before the reference measurements */
+    double encoder_gflops, sgemm_gflops, encoder_sgemm_ratio; /* vs OpenBLAS, same shapes */
+    double decoder_weight_mb;    /* weight bytes read per decoder step */
+    double decoder_gb_per_s, memcpy_gb_per_s, decoder_bandwidth_ratio;
+} sotto_whisper_bench_result;
+
+/* Benchmark the engine on a model file with n_threads (0 = 2) on a synthetic 30 s input,
+ * comparing with this machine's sgemm speed and memcpy bandwidth measured in the same
+ * run. Takes seconds to minutes depending on the model size. */
+int sotto_whisper_bench(const char *model_path, int n_threads, sotto_whisper_bench_result *out);
+
 #ifdef __cplusplus
 }
 #endif

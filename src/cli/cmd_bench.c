@@ -1,15 +1,20 @@
 /*
- * cmd_bench.c - `sotto bench AUDIO`: decode throughput, recognition RTF, peak RSS.
+ * cmd_bench.c - `sotto bench AUDIO`: decode throughput, recognition RTF, peak RSS; and
+ * `sotto bench -m MODEL [-t N]`: the Whisper engine's own figures (load, mel, encoder,
+ * decoder per token, batched throughput, and the two efficiency ratios against
+ * OpenBLAS sgemm and memcpy measured in the same run).
  *
  * Figures are ratios to real time so they read the same on any machine size; peak RSS
  * comes from getrusage and covers the whole process (both passes).
  */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
 #include "cli.h"
 #include "sotto/sotto.h"
+
 
 static double now_s(void)
 {
@@ -83,6 +88,53 @@ static int bench_transcribe(const char *path, const char *backend, const sotto_a
     return rc;
 }
 
+/* ---- sotto bench -m MODEL: the Whisper engine ---------------------------------------- */
+
+/* `sotto bench -m MODEL`: the Whisper engine's figures (sotto_whisper_bench). */
+static int cmd_bench_whisper(const char *model_path, int n_threads, int json)
+{
+    sotto_whisper_bench_result r;
+    int rc = sotto_whisper_bench(model_path, n_threads, &r);
+    if (rc) {
+        cli_error("%s", sotto_last_error());
+        return cli_exit_code(rc);
+    }
+    if (json) {
+        printf("{\"model\": ");
+        sotto_buf b = SOTTO_BUF_INIT;
+        sotto_buf_json_string(&b, model_path);
+        fputs(b.data ? b.data : "\"\"", stdout);
+        sotto_buf_free(&b);
+        printf(", \"size\": \"%s\", \"type\": \"%s\", \"threads\": %d, "
+               "\"load_ms\": %.1f, \"mel_ms\": %.1f, \"encoder_ms\": %.1f, "
+               "\"decode_ms_per_token\": %.3f, \"beam5_ms_per_step\": %.3f, "
+               "\"tokens_per_s_1\": %.1f, \"tokens_per_s_4\": %.1f, \"tokens_per_s_16\": %.1f, "
+               "\"peak_rss_mb\": %.1f, \"encoder_gflops\": %.2f, \"sgemm_gflops\": %.2f, "
+               "\"encoder_sgemm_ratio\": %.3f, \"decoder_weight_mb_per_token\": %.2f, "
+               "\"decoder_gb_per_s\": %.2f, \"memcpy_gb_per_s\": %.2f, "
+               "\"decoder_bandwidth_ratio\": %.3f}\n",
+               r.size, r.type, r.threads, r.load_ms, r.mel_ms, r.encoder_ms,
+               r.decode_ms_per_token, r.beam5_ms_per_step, r.tokens_per_s[0], r.tokens_per_s[1],
+               r.tokens_per_s[2], r.peak_rss_mb, r.encoder_gflops, r.sgemm_gflops,
+               r.encoder_sgemm_ratio, r.decoder_weight_mb, r.decoder_gb_per_s, r.memcpy_gb_per_s,
+               r.decoder_bandwidth_ratio);
+        return EXIT_OK;
+    }
+    printf("model:            %s (%s, %s), %d threads\n", model_path, r.size, r.type, r.threads);
+    printf("load:             %.1f ms\n", r.load_ms);
+    printf("log-mel:          %.1f ms per 30 s\n", r.mel_ms);
+    printf("encoder:          %.1f ms per 30 s window, %.1f GFLOP/s (OpenBLAS sgemm %.1f: %.0f%%)\n",
+           r.encoder_ms, r.encoder_gflops, r.sgemm_gflops, r.encoder_sgemm_ratio * 100);
+    printf("decoder:          %.2f ms per token (greedy), %.2f ms per step of 5 beams\n",
+           r.decode_ms_per_token, r.beam5_ms_per_step);
+    printf("batched tokens/s: %.0f (1), %.0f (4), %.0f (16)\n", r.tokens_per_s[0], r.tokens_per_s[1],
+           r.tokens_per_s[2]);
+    printf("weights/token:    %.1f MB -> %.2f GB/s (memcpy %.2f GB/s: %.0f%%)\n", r.decoder_weight_mb,
+           r.decoder_gb_per_s, r.memcpy_gb_per_s, r.decoder_bandwidth_ratio * 100);
+    printf("peak RSS:         %.1f MB (engine, before the reference measurements)\n", r.peak_rss_mb);
+    return EXIT_OK;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     int json = 0;
@@ -99,6 +151,14 @@ int cmd_bench(int argc, char **argv)
             backend = argv[++i];
         } else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) {
             o.model_path = argv[++i];
+        } else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--threads")) && i + 1 < argc) {
+            char *end = NULL;
+            long t = strtol(argv[++i], &end, 10);
+            if (!end || *end || t < 1 || t > 64) {
+                cli_error("-t wants a thread count 1 .. 64, not '%s'", argv[i]);
+                return EXIT_USAGE;
+            }
+            o.n_threads = (int)t;
         } else if (argv[i][0] == '-') {
             cli_error("unknown option '%s' (see 'sotto help bench')", argv[i]);
             return EXIT_USAGE;
@@ -109,10 +169,14 @@ int cmd_bench(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    if (!path && o.model_path && (!backend || !strcmp(backend, "whisper")))
+        return cmd_bench_whisper(o.model_path, o.n_threads, json);
     if (!path) {
-        cli_error("no audio file (usage: sotto bench [--json] AUDIO; 'make bench' makes one)");
+        cli_error("no audio file (usage: sotto bench [--json] [-m MODEL] AUDIO | sotto bench -m MODEL)");
         return EXIT_USAGE;
     }
+    if (!backend && o.model_path && strstr(o.model_path, ".bin"))
+        backend = "whisper"; /* a ggml file: the Whisper engine end to end */
     double audio_s = 0, decode_s = 0, asr_s = 0;
     int rc = bench_decode(path, &audio_s, &decode_s);
     double rss_after_decode = peak_rss_mb();

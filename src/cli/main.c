@@ -25,6 +25,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"transcribe", cmd_transcribe}, {"models", cmd_models}, {"wer", cmd_wer},
         {"bench", cmd_bench},           {"model", cmd_model},
+        {"serve", cmd_serve},           {"user", cmd_user},   {"key", cmd_key},
     };
     if (argc < 2) {
         cli_help(NULL, stderr);
@@ -41,7 +42,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "help")) {
         if (cli_help(argc > 2 ? argv[2] : NULL, stdout) != 0) {
-            cli_error("no help for '%s'; commands: transcribe, models, model, wer, bench", argv[2]);
+            cli_error("no help for '%s'; commands: transcribe, models, model, wer, bench, serve, user, key", argv[2]);
             return EXIT_USAGE;
         }
         return EXIT_OK;

@@ -94,7 +94,7 @@ static int fake_copy(void *ctx, int dst, int src)
 
 static whisper_lm make_lm(fake_lm *f)
 {
-    whisper_lm lm = {f, N_VOCAB, 448, MAX_SLOTS, fake_logits, fake_copy};
+    whisper_lm lm = {f, N_VOCAB, 448, MAX_SLOTS, fake_logits, fake_copy, NULL};
     return lm;
 }
 

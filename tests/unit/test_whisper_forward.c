@@ -4,12 +4,17 @@
  * whisper_model_write_random and a real synthesized speech fixture.
  *
  * Error = max |c - ref| / max |ref| over a whole tensor (mel, encoder output, logits),
- * the logits being those of the last token of the start sequence; the 20 greedy tokens
- * after it must be identical.
- * Bound: ERR_BOUND = 1e-5 for every weight type (f32, f16, q8_0, q5_0, q4_0): the
- * reference dequantizes the same stored weights, so the only difference is float32 vs
- * float64 arithmetic. Measured (Release and ASan builds alike): mel 5.4e-8; encoder
- * 6.1e-7 .. 8.4e-7; logits 4.1e-7 .. 6.6e-7, for the small dims and for tiny.
+ * the logits being those of the last token of the start sequence; then 20 greedy tokens.
+ * Every kernel set the machine supports (scalar, avx2, avx512, neon) is checked in turn.
+ * Bound: ERR_BOUND = 1e-5 for the mel, the encoder output (every ISA and type: the
+ * encoder's products are float GEMMs on dequantized weights) and the logits of f32/f16
+ * weights and of every type on the scalar kernels: the reference dequantizes the same
+ * stored weights, so the only difference is float32 vs float64 arithmetic; the greedy
+ * tokens are then identical. Measured: mel 5.4e-8; encoder <= 1.05e-6; logits <= 6.6e-7.
+ * QUANT_ACT_BOUND = 3e-2 for the logits of quantized weights on SIMD kernels: decoder
+ * steps quantize activations to 8 bits (as ggml does) for integer dot products; measured
+ * q8_0 8.5e-3, q5_0 1.1e-2, q4_0 9.2e-3 on the small model. Random weights give nearly
+ * flat logits, so greedy tokens may then differ from the reference and are not compared.
  * Plus: the FFT against a direct DFT, KV-cached incremental decoding against one batched
  * call, cross-attention rows summing to 1, and bad-input errors.
  */
@@ -28,6 +33,7 @@
 
 #define N_GREEDY 20
 #define ERR_BOUND 1e-5
+#define QUANT_ACT_BOUND 3e-2
 #define FIXTURE "utt_00_kal16.wav"
 
 /* The source tree, from this file's path (CMake compiles it by absolute path). */
@@ -131,6 +137,7 @@ static whisper_model *make_model(whisper_hparams hp, nn_type wtype, uint64_t see
 
 typedef struct errors {
     double mel, enc, logits;
+    int greedy_mismatch;        /* index of the first greedy token that differs, or -1 */
     double t_mel, t_enc, t_tok; /* seconds: mel, encoder (+cross K/V), per greedy token */
 } errors;
 
@@ -173,6 +180,7 @@ static errors compare_with_reference(whisper_hparams hp, nn_type wtype, uint64_t
     ASSERT_TRUE(p != NULL);
 
     errors e = {0};
+    e.greedy_mismatch = -1;
     float *mel = malloc(sizeof(float) * (size_t)C * WHISPER_N_FRAMES);
     ASSERT_TRUE(mel != NULL);
     double t0 = time_now();
@@ -228,8 +236,10 @@ static errors compare_with_reference(whisper_hparams hp, nn_type wtype, uint64_t
         long want = -1;
         if (fscanf(g, "%ld", &want) != 1)
             CHECK_FAIL("reference greedy.txt has fewer than %d tokens", N_GREEDY);
-        if (greedy[i] != want)
-            CHECK_FAIL("greedy token %d: C %d, reference %ld", i, greedy[i], want);
+        if (greedy[i] != want && e.greedy_mismatch < 0) {
+            fprintf(stderr, "greedy token %d: C %d, reference %ld\n", i, greedy[i], want);
+            e.greedy_mismatch = i;
+        }
     }
     fclose(g);
 
@@ -289,43 +299,42 @@ TEST(fft_matches_direct_dft)
 
 /* ---- against the NumPy reference ---------------------------------------------------- */
 
-TEST(small_f32_matches_reference)
+/* Compare under every kernel set this machine supports, with the bounds above. */
+static void check_every_isa(whisper_hparams hp, nn_type wtype, uint64_t seed, int n_threads)
 {
-    errors e = compare_with_reference(small_hparams(), NN_F32, 1, 1);
-    ASSERT_TRUE(e.mel <= ERR_BOUND && e.enc <= ERR_BOUND && e.logits <= ERR_BOUND);
+    static const char *isas[] = {"scalar", "avx2", "avx512", "neon"};
+    const char *saved = nn_isa_name();
+    int quantized = wtype != NN_F32 && wtype != NN_F16;
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++) {
+        if (!nn_isa_supported(isas[i]))
+            continue;
+        ASSERT_OK(nn_isa_set(isas[i]));
+        errors e = compare_with_reference(hp, wtype, seed, n_threads);
+        int exact = !quantized || strcmp(isas[i], "scalar") == 0;
+        fprintf(stderr, "%s %s: mel %.2g enc %.2g logits %.2g greedy %s\n", nn_type_name(wtype),
+                isas[i], e.mel, e.enc, e.logits, e.greedy_mismatch < 0 ? "identical" : "differs");
+        ASSERT_TRUE(e.mel <= ERR_BOUND && e.enc <= ERR_BOUND);
+        ASSERT_TRUE(e.logits <= (exact ? ERR_BOUND : QUANT_ACT_BOUND));
+        if (exact)
+            ASSERT_EQ(e.greedy_mismatch, -1);
+    }
+    ASSERT_OK(nn_isa_set(saved));
 }
 
-TEST(small_f16_matches_reference)
-{
-    errors e = compare_with_reference(small_hparams(), NN_F16, 2, 1);
-    ASSERT_TRUE(e.mel <= ERR_BOUND && e.enc <= ERR_BOUND && e.logits <= ERR_BOUND);
-}
-
-TEST(small_q8_0_matches_reference)
-{
-    errors e = compare_with_reference(small_hparams(), NN_Q8_0, 3, 1);
-    ASSERT_TRUE(e.mel <= ERR_BOUND && e.enc <= ERR_BOUND && e.logits <= ERR_BOUND);
-}
-
-TEST(small_q5_0_matches_reference)
-{
-    errors e = compare_with_reference(small_hparams(), NN_Q5_0, 4, 1);
-    ASSERT_TRUE(e.mel <= ERR_BOUND && e.enc <= ERR_BOUND && e.logits <= ERR_BOUND);
-}
-
-TEST(small_q4_0_matches_reference)
-{
-    errors e = compare_with_reference(small_hparams(), NN_Q4_0, 5, 1);
-    ASSERT_TRUE(e.mel <= ERR_BOUND && e.enc <= ERR_BOUND && e.logits <= ERR_BOUND);
-}
+TEST(small_f32_matches_reference) { check_every_isa(small_hparams(), NN_F32, 1, 1); }
+TEST(small_f16_matches_reference) { check_every_isa(small_hparams(), NN_F16, 2, 1); }
+TEST(small_q8_0_matches_reference) { check_every_isa(small_hparams(), NN_Q8_0, 3, 1); }
+TEST(small_q5_0_matches_reference) { check_every_isa(small_hparams(), NN_Q5_0, 4, 1); }
+TEST(small_q4_0_matches_reference) { check_every_isa(small_hparams(), NN_Q4_0, 5, 1); }
 
 /* The real tiny dimensions (384 wide, 6 heads, 4 + 4 layers), 2 threads. */
 TEST(tiny_f32_matches_reference)
 {
     whisper_hparams hp;
     ASSERT_OK(whisper_hparams_preset("tiny", 0, &hp));
-    errors e = compare_with_reference(hp, NN_F32, 6, 2);
+    errors e = compare_with_reference(hp, NN_F32, 6, 2); /* the kernels this CPU picks */
     ASSERT_TRUE(e.mel <= ERR_BOUND && e.enc <= ERR_BOUND && e.logits <= ERR_BOUND);
+    ASSERT_EQ(e.greedy_mismatch, -1);
 }
 
 TEST(tiny_f16_matches_reference)
@@ -334,6 +343,7 @@ TEST(tiny_f16_matches_reference)
     ASSERT_OK(whisper_hparams_preset("tiny", 0, &hp));
     errors e = compare_with_reference(hp, NN_F16, 7, 2);
     ASSERT_TRUE(e.mel <= ERR_BOUND && e.enc <= ERR_BOUND && e.logits <= ERR_BOUND);
+    ASSERT_EQ(e.greedy_mismatch, -1);
 }
 
 /* ---- the cache, attention rows, bad input -------------------------------------------- */

@@ -49,6 +49,11 @@ typedef struct whisper_lm {
     int (*logits)(void *ctx, int seq, const int32_t *tokens, int n, int n_past, float *logits);
     /* Make slot dst's cache a copy of slot src's (beam forks). */
     int (*copy)(void *ctx, int dst, int src);
+    /* Optional (NULL: the search calls logits once per slot): append one token to each
+     * of n distinct slots in one pass, slot seqs[i] getting tokens[i] at position
+     * n_past[i] and its logits in rows[i]. Same results as n logits() calls. */
+    int (*logits_batch)(void *ctx, const int *seqs, const int32_t *tokens, const int *n_past, int n,
+                        float *const *rows);
 } whisper_lm;
 
 typedef struct whisper_decode_opts {

@@ -216,12 +216,26 @@ static int run_sampling(search *s, int n_group, whisper_decoding *out)
     int rc = len && sum ? prime(s, n_group) : error_set(SOTTO_ENOMEM, "out of memory (decode)");
     for (int i = 0; !rc && i < s->sample_len; i++) {
         int done = 1;
+        if (i > 0 && lm->logits_batch) { /* every unfinished sequence in one pass */
+            int seqs[64], pos[64], nb = 0;
+            int32_t tk[64];
+            float *rows[64];
+            for (int k = 0; k < n_group; k++) {
+                const int32_t *toks = s->toks + (size_t)k * s->cap;
+                if (len[k] > 0 && toks[len[k] - 1] == eot)
+                    continue;
+                seqs[nb] = k, tk[nb] = toks[len[k] - 1], pos[nb] = (int)(s->n_start + len[k] - 1);
+                rows[nb++] = s->logits + (size_t)k * s->n_vocab;
+            }
+            if (nb > 0 && (rc = lm->logits_batch(lm->ctx, seqs, tk, pos, nb, rows)))
+                break;
+        }
         for (int k = 0; k < n_group && !rc; k++) {
             int32_t *toks = s->toks + (size_t)k * s->cap;
             if (len[k] > 0 && toks[len[k] - 1] == eot)
                 continue;
             float *row = s->logits + (size_t)k * s->n_vocab;
-            if (i > 0)
+            if (i > 0 && !lm->logits_batch)
                 rc = lm->logits(lm->ctx, k, &toks[len[k] - 1], 1, (int)(s->n_start + len[k] - 1), row);
             if (rc)
                 break;
@@ -317,10 +331,21 @@ static int run_beam(search *s, int B, whisper_decoding *out)
     int rc = c && order && sum && f ? prime(s, B) : error_set(SOTTO_ENOMEM, "out of memory (beam search)");
     for (int i = 0; !rc && i < s->sample_len; i++) {
         int n_cand = 0;
+        if (i > 0 && lm->logits_batch) { /* all B beams in one pass */
+            int seqs[64], pos[64];
+            int32_t tk[64];
+            float *rows[64];
+            for (int j = 0; j < B; j++) {
+                seqs[j] = bank + j, tk[j] = s->toks[(size_t)(bank + j) * s->cap + len - 1];
+                pos[j] = (int)(s->n_start + len - 1), rows[j] = s->logits + (size_t)(bank + j) * V;
+            }
+            if ((rc = lm->logits_batch(lm->ctx, seqs, tk, pos, B, rows)))
+                break;
+        }
         for (int j = 0; j < B && !rc; j++) {
             float *row = s->logits + (size_t)(bank + j) * V;
             int32_t *toks = s->toks + (size_t)(bank + j) * s->cap;
-            if (i > 0)
+            if (i > 0 && !lm->logits_batch)
                 rc = lm->logits(lm->ctx, bank + j, &toks[len - 1], 1, (int)(s->n_start + len - 1), row);
             if (rc)
                 break;

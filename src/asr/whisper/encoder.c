@@ -5,117 +5,160 @@
  * pad 1) + GELU, + positional embedding, n_audio_layer pre-LN transformer blocks
  * (x += out(attn(ln(x))); x += fc2(gelu(fc1(ln(x))))), ln_post; then, once per window,
  * every decoder layer's cross-attention K = enc Wk^T and V = enc Wv^T + bv.
- * Matrix products go through nn_matmul (any weight type); the convolutions are products
- * too, over im2col rows. All buffers belong to the whisper_state (state.c).
+ * Matrix products go through nn_matmul (any weight type) on the thread pool, with GELU and
+ * the residual adds fused into them; the convolutions are products too, over im2col rows.
+ * Attention runs per (head x 64-row tile) work item on the pool, both of its products on
+ * the matmul kernels with K and V^T packed per head as f32 weights, so no thread holds
+ * more than one tile of scores. Also here: the parallel-items helper and the row-parallel
+ * layer norm the decoder shares. All buffers belong to the whisper_state (state.c).
  */
 #include <math.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "asr/whisper/forward_int.h"
 #include "base/base_int.h"
 
 #define LN_EPS 1e-5f
+#define LN_ROWS_PER_ITEM 32
 
-void whisper_ln_rows(float *dst, const float *src, int64_t n_rows, int64_t dim,
+/* ---- parallel items --------------------------------------------------------------------- */
+
+typedef struct par_job {
+    whisper_state *st;
+    whisper_item_fn fn;
+    void *ctx;
+    int n_items;
+    atomic_int next;
+} par_job;
+
+/* One pool task per thread, so that task ith owns scratch row ith; items are claimed
+ * from a counter so uneven items (causal rows, the last tile) balance out. */
+static void par_task(void *arg, int ith, int nth)
+{
+    (void)nth;
+    par_job *j = arg;
+    float *scratch = j->st->scratch + (size_t)ith * j->st->scratch_floats;
+    for (;;) {
+        int it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (it >= j->n_items)
+            break;
+        j->fn(j->ctx, it, scratch);
+    }
+}
+
+void whisper_parallel(whisper_state *st, int n_threads, int n_items, whisper_item_fn fn, void *ctx)
+{
+    if (n_threads > st->n_threads)
+        n_threads = st->n_threads;
+    if (n_threads > n_items)
+        n_threads = n_items;
+    if (n_threads < 1)
+        n_threads = 1;
+    par_job j = {.st = st, .fn = fn, .ctx = ctx, .n_items = n_items};
+    atomic_init(&j.next, 0);
+    nn_pool_run(n_threads, n_threads, par_task, &j);
+}
+
+/* ---- layer norm ----------------------------------------------------------------------- */
+
+typedef struct ln_ctx {
+    float *dst;
+    const float *src;
+    int64_t n_rows, dim;
+    const float *g, *b;
+} ln_ctx;
+
+static void ln_item(void *ctx, int item, float *scratch)
+{
+    (void)scratch;
+    const ln_ctx *c = ctx;
+    int64_t r0 = (int64_t)item * LN_ROWS_PER_ITEM;
+    int64_t nr = c->n_rows - r0 < LN_ROWS_PER_ITEM ? c->n_rows - r0 : LN_ROWS_PER_ITEM;
+    float *d = c->dst + r0 * c->dim;
+    if (c->dst != c->src)
+        memcpy(d, c->src + r0 * c->dim, sizeof(float) * (size_t)(nr * c->dim));
+    nn_layer_norm(d, nr, c->dim, c->g, c->b, LN_EPS);
+}
+
+void whisper_ln_rows(whisper_state *st, float *dst, const float *src, int64_t n_rows, int64_t dim,
                      const nn_tensor *g, const nn_tensor *b)
 {
-    if (dst != src)
-        memcpy(dst, src, sizeof(float) * (size_t)(n_rows * dim));
-    nn_layer_norm(dst, n_rows, dim, whisper_f32(g), whisper_f32(b), LN_EPS);
+    ln_ctx c = {dst, src, n_rows, dim, whisper_f32(g), whisper_f32(b)};
+    int n_items = (int)((n_rows + LN_ROWS_PER_ITEM - 1) / LN_ROWS_PER_ITEM);
+    whisper_parallel(st, n_items > 1 ? st->n_threads : 1, n_items, ln_item, &c);
 }
 
 /* ---- attention ------------------------------------------------------------------------ */
 
-void whisper_transpose(float *dst, const float *src, int rows, int cols)
+void whisper_pack_heads(float *dst, const float *src, int n, int n_head, int S, float scale,
+                        int transpose)
 {
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
-}
-
-typedef struct attn_job {
-    const float *q, *kt, *v;
-    float *out, *probs, *scores;
-    size_t kt_stride, probs_row_stride;
-    int row_begin, row_end, n_kv, causal, first_key_count, n_head, S;
-} attn_job;
-
-static void attn_rows(const attn_job *j)
-{
-    const int S = j->S, dh = S / j->n_head;
-    const float scale = 1.0f / sqrtf((float)dh);
-    float *s = j->scores;
-    for (int i = j->row_begin; i < j->row_end; i++) {
-        int nk = j->causal ? j->first_key_count + i : j->n_kv;
-        for (int hd = 0; hd < j->n_head; hd++) {
-            const float *qi = j->q + (size_t)i * S + (size_t)hd * dh;
-            /* scores as dh axpys over contiguous keys: no reduction chain, vectorizes */
-            memset(s, 0, sizeof(float) * (size_t)nk);
-            for (int c = 0; c < dh; c++) {
-                const float qc = qi[c] * scale;
-                const float *krow = j->kt + (size_t)(hd * dh + c) * j->kt_stride;
-                for (int t = 0; t < nk; t++)
-                    s[t] += qc * krow[t];
-            }
-            nn_softmax(s, (size_t)nk);
-            float *oi = j->out + (size_t)i * S + (size_t)hd * dh;
-            memset(oi, 0, sizeof(float) * (size_t)dh);
-            for (int t = 0; t < nk; t++) {
-                const float *vt = j->v + (size_t)t * S + (size_t)hd * dh;
-                const float p = s[t];
+    const int dh = S / n_head;
+    for (int hd = 0; hd < n_head; hd++) {
+        float *d = dst + (size_t)hd * n * dh;
+        for (int t = 0; t < n; t++) {
+            const float *r = src + (size_t)t * S + (size_t)hd * dh;
+            if (transpose)
                 for (int c = 0; c < dh; c++)
-                    oi[c] += p * vt[c];
-            }
-            if (j->probs) {
-                float *pr = j->probs + ((size_t)i * j->probs_row_stride + (size_t)hd) * j->n_kv;
-                memcpy(pr, s, sizeof(float) * (size_t)nk);
-                memset(pr + nk, 0, sizeof(float) * (size_t)(j->n_kv - nk));
-            }
+                    d[(size_t)c * n + t] = r[c];
+            else
+                for (int c = 0; c < dh; c++)
+                    d[(size_t)t * dh + c] = r[c] * scale;
         }
     }
 }
 
-static void *attn_worker(void *arg)
+typedef struct attn_ctx {
+    const float *qh, *kh, *vth;
+    size_t qh_head_stride, probs_row_stride;
+    float *out, *probs;
+    int n, n_kv, n_head, S, n_tiles;
+} attn_ctx;
+
+/* One head x one tile of query rows: scores = Q K^T (tile x n_kv), softmax per row,
+ * out = P V, with both products on the matmul kernels (K and V^T as f32 weights). */
+static void attn_item(void *ctx, int item, float *scratch)
 {
-    attn_rows(arg);
-    return NULL;
+    const attn_ctx *a = ctx;
+    const int dh = a->S / a->n_head, hd = item / a->n_tiles;
+    const int r0 = (item % a->n_tiles) * WHISPER_ATTN_TILE;
+    const int rb = a->n - r0 < WHISPER_ATTN_TILE ? a->n - r0 : WHISPER_ATTN_TILE;
+    float *scores = scratch, *otile = scratch + (size_t)WHISPER_ATTN_TILE * a->n_kv;
+    const nn_tensor kt = {.name = "attn.k", .type = NN_F32, .n_dims = 2,
+                          .ne = {dh, a->n_kv, 1, 1}, .data = a->kh + (size_t)hd * a->n_kv * dh,
+                          .nbytes = sizeof(float) * (size_t)a->n_kv * dh};
+    const nn_tensor vt = {.name = "attn.vt", .type = NN_F32, .n_dims = 2,
+                          .ne = {a->n_kv, dh, 1, 1}, .data = a->vth + (size_t)hd * dh * a->n_kv,
+                          .nbytes = sizeof(float) * (size_t)a->n_kv * dh};
+    const float *q = a->qh + hd * a->qh_head_stride + (size_t)r0 * dh;
+    nn_matmul_range(&kt, NULL, q, rb, scores, 0, a->n_kv);
+    for (int i = 0; i < rb; i++) {
+        float *s = scores + (size_t)i * a->n_kv;
+        nn_softmax(s, (size_t)a->n_kv);
+        if (a->probs)
+            memcpy(a->probs + ((size_t)(r0 + i) * a->probs_row_stride + (size_t)hd) * a->n_kv, s,
+                   sizeof(float) * (size_t)a->n_kv);
+    }
+    nn_matmul_range(&vt, NULL, scores, rb, otile, 0, dh);
+    for (int i = 0; i < rb; i++)
+        memcpy(a->out + (size_t)(r0 + i) * a->S + (size_t)hd * dh, otile + (size_t)i * dh,
+               sizeof(float) * (size_t)dh);
 }
 
-void whisper_attention(whisper_state *st, const float *q, int n, const float *kt,
-                       size_t kt_stride, const float *v, int n_kv, int causal,
-                       int first_key_count, int n_head, int S, float *out, float *probs,
-                       size_t probs_row_stride)
+void whisper_attention(whisper_state *st, const float *qh, size_t qh_head_stride, int n,
+                       const float *kh, const float *vth, int n_kv, int n_head, int S, float *out,
+                       float *probs, size_t probs_row_stride)
 {
-    int n_threads = st->n_threads;
-    /* threads only pay off on the encoder's 1500 x 1500 rows, not per decoded token */
-    if ((int64_t)n * n_kv < 65536 || n < 2)
-        n_threads = 1;
-    if (n_threads > n)
-        n_threads = n;
-    attn_job jobs[WHISPER_MAX_THREADS];
-    pthread_t tids[WHISPER_MAX_THREADS];
-    int started[WHISPER_MAX_THREADS];
-    size_t row_len = (size_t)(st->max_kv);
-    for (int t = 0; t < n_threads; t++) {
-        jobs[t] = (attn_job){.q = q, .kt = kt, .kt_stride = kt_stride, .v = v, .out = out, .probs = probs,
-                             .scores = st->scores + (size_t)t * row_len,
-                             .probs_row_stride = probs_row_stride,
-                             .row_begin = (int)((int64_t)n * t / n_threads),
-                             .row_end = (int)((int64_t)n * (t + 1) / n_threads),
-                             .n_kv = n_kv, .causal = causal,
-                             .first_key_count = first_key_count, .n_head = n_head, .S = S};
-        started[t] = 0;
-    }
-    for (int t = 1; t < n_threads; t++)
-        started[t] = pthread_create(&tids[t], NULL, attn_worker, &jobs[t]) == 0;
-    attn_rows(&jobs[0]);
-    for (int t = 1; t < n_threads; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-        else
-            attn_rows(&jobs[t]); /* could not start a thread: do its share here */
-    }
+    SOTTO_ASSERT(n_kv <= st->max_kv);
+    attn_ctx a = {.qh = qh, .kh = kh, .vth = vth, .qh_head_stride = qh_head_stride,
+                  .probs_row_stride = probs_row_stride, .out = out, .probs = probs, .n = n,
+                  .n_kv = n_kv, .n_head = n_head, .S = S,
+                  .n_tiles = (n + WHISPER_ATTN_TILE - 1) / WHISPER_ATTN_TILE};
+    /* a head of a single query row is microseconds: not worth waking threads for less
+     * than a few of them */
+    int nt = (double)n * n_kv * S < 131072.0 ? 1 : st->n_threads;
+    whisper_parallel(st, nt, n_head * a.n_tiles, attn_item, &a);
 }
 
 /* ---- encoder ---------------------------------------------------------------------------- */
@@ -133,27 +176,29 @@ static nn_tensor conv_as_matrix(const nn_tensor *w)
 }
 
 /* One pre-LN transformer block over the n rows of st->x (the encoder's self-attention;
- * the decoder has its own because it also caches K/V and cross-attends). */
+ * the decoder has its own because it also caches K/V and cross-attends). The residual
+ * adds and the GELU run inside the matmul jobs, on each thread's own output columns. */
 static void encoder_block(whisper_state *st, const whisper_enc_layer *L, int n)
 {
     const whisper_hparams *hp = &st->m->hp;
-    const int S = hp->n_audio_state, nt = st->n_threads;
+    const int S = hp->n_audio_state, H = hp->n_audio_head, nt = st->n_threads;
+    const float scale = 1.0f / sqrtf((float)(S / H));
 
-    whisper_ln_rows(st->h, st->x, n, S, &L->attn_ln_w, &L->attn_ln_b);
-    nn_matmul(&L->attn_q_w, whisper_f32(&L->attn_q_b), st->h, n, st->q, nt);
-    nn_matmul(&L->attn_k_w, NULL, st->h, n, st->k, nt);
-    nn_matmul(&L->attn_v_w, whisper_f32(&L->attn_v_b), st->h, n, st->v, nt);
-    whisper_transpose(st->kt, st->k, n, S);
-    whisper_attention(st, st->q, n, st->kt, (size_t)n, st->v, n, 0, 0, hp->n_audio_head, S,
-                      st->o, NULL, 0);
-    nn_matmul(&L->attn_out_w, whisper_f32(&L->attn_out_b), st->o, n, st->h, nt);
-    nn_add(st->x, st->h, (size_t)n * S);
+    whisper_ln_rows(st, st->h, st->x, n, S, &L->attn_ln_w, &L->attn_ln_b);
+    const nn_matmul_op qkv[3] = {
+        {&L->attn_q_w, whisper_f32(&L->attn_q_b), st->h, n, st->q, NN_POST_NONE, NULL},
+        {&L->attn_k_w, NULL, st->h, n, st->k, NN_POST_NONE, NULL},
+        {&L->attn_v_w, whisper_f32(&L->attn_v_b), st->h, n, st->v, NN_POST_NONE, NULL}};
+    nn_matmul_multi(qkv, 3, nt);
+    whisper_pack_heads(st->qh, st->q, n, H, S, scale, 0);
+    whisper_pack_heads(st->kh, st->k, n, H, S, 1.0f, 0);
+    whisper_pack_heads(st->vth, st->v, n, H, S, 1.0f, 1);
+    whisper_attention(st, st->qh, (size_t)n * (S / H), n, st->kh, st->vth, n, H, S, st->o, NULL, 0);
+    nn_matmul_post(&L->attn_out_w, whisper_f32(&L->attn_out_b), st->o, n, st->h, NN_POST_ADD, st->x, nt);
 
-    whisper_ln_rows(st->h, st->x, n, S, &L->mlp_ln_w, &L->mlp_ln_b);
-    nn_matmul(&L->mlp0_w, whisper_f32(&L->mlp0_b), st->h, n, st->f, nt);
-    nn_gelu(st->f, (size_t)n * 4 * S);
-    nn_matmul(&L->mlp2_w, whisper_f32(&L->mlp2_b), st->f, n, st->h, nt);
-    nn_add(st->x, st->h, (size_t)n * S);
+    whisper_ln_rows(st, st->h, st->x, n, S, &L->mlp_ln_w, &L->mlp_ln_b);
+    nn_matmul_post(&L->mlp0_w, whisper_f32(&L->mlp0_b), st->h, n, st->f, NN_POST_GELU, NULL, nt);
+    nn_matmul_post(&L->mlp2_w, whisper_f32(&L->mlp2_b), st->f, n, st->h, NN_POST_ADD, st->x, nt);
 }
 
 int whisper_encode(whisper_state *st, const float *mel)
@@ -176,8 +221,7 @@ int whisper_encode(whisper_state *st, const float *mel)
             }
     }
     nn_tensor w1 = conv_as_matrix(&m->enc_conv1_w);
-    nn_matmul(&w1, whisper_f32(&m->enc_conv1_b), st->cols, F, st->f, nt);
-    nn_gelu(st->f, (size_t)F * S);
+    nn_matmul_post(&w1, whisper_f32(&m->enc_conv1_b), st->cols, F, st->f, NN_POST_GELU, NULL, nt);
 
     /* conv2, stride 2: (F, S) -> (A, S), GELU; row t holds conv1[2t + tap - 1][c] */
     for (int t = 0; t < A; t++) {
@@ -190,21 +234,22 @@ int whisper_encode(whisper_state *st, const float *mel)
         }
     }
     nn_tensor w2 = conv_as_matrix(&m->enc_conv2_w);
-    nn_matmul(&w2, whisper_f32(&m->enc_conv2_b), st->cols, A, st->x, nt);
-    nn_gelu(st->x, (size_t)A * S);
+    nn_matmul_post(&w2, whisper_f32(&m->enc_conv2_b), st->cols, A, st->x, NN_POST_GELU, NULL, nt);
     nn_add(st->x, whisper_f32(&m->enc_pos), (size_t)A * S);
 
     for (int l = 0; l < hp->n_audio_layer; l++)
         encoder_block(st, &m->enc[l], A);
-    whisper_ln_rows(st->enc_out, st->x, A, S, &m->enc_ln_post_w, &m->enc_ln_post_b);
+    whisper_ln_rows(st, st->enc_out, st->x, A, S, &m->enc_ln_post_w, &m->enc_ln_post_b);
 
     /* cross-attention keys and values depend only on the window: compute them once */
     for (int l = 0; l < hp->n_text_layer; l++) {
         const whisper_dec_layer *D = &m->dec[l];
-        nn_matmul(&D->cross_k_w, NULL, st->enc_out, A, st->k, nt);
-        whisper_transpose(st->cross_k + (size_t)l * S * A, st->k, A, S);
-        nn_matmul(&D->cross_v_w, whisper_f32(&D->cross_v_b), st->enc_out, A,
-                  st->cross_v + (size_t)l * A * S, nt);
+        const nn_matmul_op kv[2] = {
+            {&D->cross_k_w, NULL, st->enc_out, A, st->k, NN_POST_NONE, NULL},
+            {&D->cross_v_w, whisper_f32(&D->cross_v_b), st->enc_out, A, st->v, NN_POST_NONE, NULL}};
+        nn_matmul_multi(kv, 2, nt);
+        whisper_pack_heads(st->cross_k + (size_t)l * S * A, st->k, A, hp->n_text_head, S, 1.0f, 0);
+        whisper_pack_heads(st->cross_v + (size_t)l * S * A, st->v, A, hp->n_text_head, S, 1.0f, 1);
     }
     st->encoded = 1;
     return 0;

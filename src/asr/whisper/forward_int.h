@@ -13,6 +13,7 @@
 #include "asr/whisper/whisper_int.h"
 
 #define WHISPER_MAX_THREADS 64
+#define WHISPER_ATTN_TILE 64 /* query rows of one attention work item (scores: TILE x keys) */
 
 /* The floats of a small f32 tensor (bias, norm, positional embedding). The loader keeps
  * these as aligned copies (whisper_model.arena); whisper_state_new checks that. */
@@ -24,21 +25,26 @@ struct whisper_state {
     int encoded;            /* 1 once whisper_encode() has filled enc_out and cross K/V */
 
     float *enc_out;         /* (A, S) encoder output after ln_post */
-    float *cross_k;         /* (n_text_layer, S, A) (enc @ Wk^T)^T per decoder layer:
-                             * stored transposed, the layout attention reads keys in */
-    float *cross_v;         /* (n_text_layer, A, S) enc @ Wv^T + bv */
+    /* Cross-attention K/V per decoder layer, head-major so that one head's keys are the
+     * rows of an f32 [d_head, A] matrix and its values (transposed) those of [A, d_head]:
+     * attention is then two nn_matmul_range calls per head (the SIMD kernels). */
+    float *cross_k;         /* (n_text_layer, H, A, d_head) enc @ Wk^T */
+    float *cross_v;         /* (n_text_layer, H, d_head, A) (enc @ Wv^T + bv)^T per head */
 
     /* scratch, shared by the encoder and the decoder (they never run at once);
      * R = max(A, T) rows */
     float *x;               /* (R, S) residual stream */
     float *h;               /* (R, S) layer-norm output */
-    float *q, *k, *v;       /* (R, S) projections (the decoder writes k, v to its cache) */
+    float *q, *k, *v;       /* (R, S) projections */
     float *o;               /* (R, S) attention output before the out projection */
-    float *kt;              /* (S, R) keys transposed for whisper_attention */
+    float *qh, *kh, *vth;   /* (S * R) each: Q (scaled), K, V^T packed per head as above */
     float *f;               /* (max(R, 3000 / 4), 4S): MLP hidden; conv1 output (3000, S) */
     float *cols;            /* im2col rows: max(3000 x 3 n_mels, A x 3S) */
     int max_kv;             /* R: the longest attention row */
-    float *scores;          /* (n_threads, R) one softmax row per attention worker */
+    float *scratch;         /* (n_threads, scratch_floats): per-thread attention tiles */
+    size_t scratch_floats;  /* WHISPER_ATTN_TILE x (R + S) */
+    whisper_kv **row_kv;    /* (R) the cache each decoded row belongs to */
+    int *row_pos;           /* (R) that row's position in its cache */
 };
 
 struct whisper_kv {
@@ -49,24 +55,30 @@ struct whisper_kv {
 };
 
 /*
- * Multi-head attention over already-projected rows: for each of the n query rows i and
- * head hd, softmax(q_i . k_j / sqrt(d_head)) over j < n_keys(i) and out_i = sum_j p_j v_j.
- * q, v, out have row stride S = n_head * d_head; the keys come transposed: key j's
- * component c is kt[c * kt_stride + j], so the score loop runs over contiguous keys.
- * n_keys(i) = causal ? first_key_count + i : n_kv. If probs is not NULL the softmax row
- * of (i, hd) is stored at probs + (i * probs_row_stride + hd) * n_kv (zeros past
- * n_keys(i)). Rows are split over st->n_threads workers, each with its own scores row.
+ * Multi-head attention with head-packed operands: for each head hd and query row i < n,
+ * out[i, hd*dh .. +dh] = softmax(qh_hd[i] . kh_hd[j], j < n_kv) @ v, where
+ * qh_hd = qh + hd * qh_head_stride is (n, dh) already scaled by 1/sqrt(dh),
+ * kh_hd = kh + hd * n_kv * dh is (n_kv, dh) and vth_hd = vth + hd * dh * n_kv is (dh, n_kv).
+ * out has row stride S = n_head * dh. If probs is not NULL the softmax row of (i, hd) is
+ * stored at probs + (i * probs_row_stride + hd) * n_kv. Work items (head x 64-row tile)
+ * are spread over st->n_threads; each thread's scores never exceed one tile.
  */
-void whisper_attention(whisper_state *st, const float *q, int n, const float *kt,
-                       size_t kt_stride, const float *v, int n_kv, int causal,
-                       int first_key_count, int n_head, int S, float *out, float *probs,
-                       size_t probs_row_stride);
+void whisper_attention(whisper_state *st, const float *qh, size_t qh_head_stride, int n,
+                       const float *kh, const float *vth, int n_kv, int n_head, int S, float *out,
+                       float *probs, size_t probs_row_stride);
 
-/* dst (cols, rows) = src (rows, cols) transposed. */
-void whisper_transpose(float *dst, const float *src, int rows, int cols);
+/* Pack src (n, S) rows into head-major (H, n, dh) times scale (Q and K), or, when
+ * transpose is set, into (H, dh, n) (V^T). */
+void whisper_pack_heads(float *dst, const float *src, int n, int n_head, int S, float scale,
+                        int transpose);
 
-/* The layer-norm + copy helper: dst = LN(src) row by row with a tensor's g and b. */
-void whisper_ln_rows(float *dst, const float *src, int64_t n_rows, int64_t dim,
+/* dst = LN(src) row by row with a tensor's g and b; rows spread over st->n_threads. */
+void whisper_ln_rows(whisper_state *st, float *dst, const float *src, int64_t n_rows, int64_t dim,
                      const nn_tensor *g, const nn_tensor *b);
+
+/* Items 0 .. n_items-1 over st->n_threads threads (at most n_threads at once), each
+ * call given its thread's scratch row (st->scratch_floats floats). */
+typedef void (*whisper_item_fn)(void *ctx, int item, float *scratch);
+void whisper_parallel(whisper_state *st, int n_threads, int n_items, whisper_item_fn fn, void *ctx);
 
 #endif

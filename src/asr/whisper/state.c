@@ -117,11 +117,18 @@ int whisper_state_new(const whisper_model *m, int n_threads, whisper_state **out
     st->k = falloc(R * S, &failed);
     st->v = falloc(R * S, &failed);
     st->o = falloc(R * S, &failed);
-    st->kt = falloc(S * R, &failed);
+    st->qh = falloc(S * R, &failed);
+    st->kh = falloc(S * R, &failed);
+    st->vth = falloc(S * R, &failed);
     st->f = falloc(f_rows * 4 * S, &failed);
     st->cols = falloc(cols, &failed);
     st->max_kv = (int)R;
-    st->scores = falloc((size_t)st->n_threads * R, &failed);
+    st->scratch_floats = (size_t)WHISPER_ATTN_TILE * (R + S);
+    st->scratch = falloc((size_t)st->n_threads * st->scratch_floats, &failed);
+    st->row_kv = calloc(R, sizeof *st->row_kv);
+    st->row_pos = calloc(R, sizeof *st->row_pos);
+    if (!st->row_kv || !st->row_pos)
+        failed = 1;
     if (failed) {
         whisper_state_free(st);
         return error_set(SOTTO_ENOMEM, "whisper_state_new: out of memory for run buffers");
@@ -143,10 +150,14 @@ void whisper_state_free(whisper_state *st)
     free(st->k);
     free(st->v);
     free(st->o);
-    free(st->kt);
+    free(st->qh);
+    free(st->kh);
+    free(st->vth);
     free(st->f);
     free(st->cols);
-    free(st->scores);
+    free(st->scratch);
+    free(st->row_kv);
+    free(st->row_pos);
     free(st);
 }
 

@@ -36,7 +36,8 @@ struct whisper_runner {
     int n_seq;
     whisper_lm lm;
     float *mel;    /* (n_mels, 3000) */
-    float *logits; /* (n_vocab) for attention runs */
+    float *logits; /* (n_seq, n_vocab): attention runs use row 0, batched steps all */
+    whisper_kv **batch_kv; /* (n_seq) caches of one batched step */
     float *attn;   /* (attn_rows, n_text_layer * n_text_head, n_audio_ctx) */
     int attn_rows;
     whisper_runner_stats stats;
@@ -54,6 +55,30 @@ static int lm_logits(void *ctx, int seq, const int32_t *tokens, int n, int n_pas
     r->stats.t_decode_s += time_now() - t0;
     r->stats.n_tokens += n;
     r->stats.n_decode_calls++;
+    return rc;
+}
+
+/* Several slots by one token each: one whisper_decode_batch pass (the weights are read
+ * once for all of them), then each row to where the search wants it. */
+static int lm_logits_batch(void *ctx, const int *seqs, const int32_t *tokens, const int *n_past, int n,
+                           float *const *rows)
+{
+    whisper_runner *r = ctx;
+    if (n < 1 || n > r->n_seq || n > WHISPER_MAX_BATCH)
+        return error_set(SOTTO_EINVAL, "whisper: batch of %d sequences (%d slots)", n, r->n_seq);
+    for (int i = 0; i < n; i++) {
+        if (seqs[i] < 0 || seqs[i] >= r->n_seq)
+            return error_set(SOTTO_EINVAL, "whisper: sequence slot %d of %d", seqs[i], r->n_seq);
+        r->batch_kv[i] = r->kv[seqs[i]];
+    }
+    double t0 = time_now();
+    int rc = whisper_decode_batch(r->st, r->batch_kv, tokens, n_past, n, r->logits);
+    r->stats.t_decode_s += time_now() - t0;
+    r->stats.n_tokens += n;
+    r->stats.n_decode_calls++;
+    const size_t V = (size_t)r->m->hp.n_vocab;
+    for (int i = 0; !rc && i < n; i++)
+        memcpy(rows[i], r->logits + (size_t)i * V, sizeof(float) * V);
     return rc;
 }
 
@@ -98,9 +123,10 @@ int whisper_runner_new(const whisper_model *m, const whisper_tokenizer *tk, int 
     int rc = whisper_state_new(m, n_threads, &r->st);
     r->kv = calloc((size_t)n_seq, sizeof *r->kv);
     r->mel = malloc(sizeof *r->mel * (size_t)hp->n_mels * WHISPER_N_FRAMES);
-    r->logits = malloc(sizeof *r->logits * (size_t)hp->n_vocab);
+    r->logits = malloc(sizeof *r->logits * (size_t)hp->n_vocab * (size_t)n_seq);
+    r->batch_kv = calloc((size_t)n_seq, sizeof *r->batch_kv);
     r->attn = malloc(sizeof *r->attn * row_floats * (size_t)r->attn_rows);
-    if (!rc && (!r->kv || !r->mel || !r->logits || !r->attn))
+    if (!rc && (!r->kv || !r->mel || !r->logits || !r->attn || !r->batch_kv))
         rc = error_set(SOTTO_ENOMEM, "out of memory (whisper run state)");
     for (int i = 0; !rc && i < n_seq; i++)
         rc = whisper_kv_new(m, &r->kv[i]);
@@ -109,7 +135,7 @@ int whisper_runner_new(const whisper_model *m, const whisper_tokenizer *tk, int 
         return rc;
     }
     r->lm = (whisper_lm){.ctx = r, .n_vocab = hp->n_vocab, .n_ctx = hp->n_text_ctx, .n_seq = n_seq,
-                         .logits = lm_logits, .copy = lm_copy};
+                         .logits = lm_logits, .copy = lm_copy, .logits_batch = lm_logits_batch};
     *out = r;
     return 0;
 }
@@ -124,6 +150,7 @@ void whisper_runner_free(whisper_runner *r)
     whisper_state_free(r->st);
     free(r->mel);
     free(r->logits);
+    free(r->batch_kv);
     free(r->attn);
     free(r);
 }

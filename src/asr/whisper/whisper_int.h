@@ -167,4 +167,19 @@ void whisper_kv_copy(whisper_kv *dst, const whisper_kv *src); /* beam forks */
 int whisper_decode(whisper_state *st, whisper_kv *kv, const int32_t *tokens, int n, int n_past,
                    float *logits, float *attn);
 
+#define WHISPER_MAX_BATCH 64 /* sequences one whisper_decode_batch call may advance */
+
+/*
+ * Advance n_seq sequences by one token each in one pass: sequence i feeds tokens[i] at
+ * position n_past[i] of its own cache kvs[i] (0 <= n_past[i] <= kvs[i]->n, as
+ * whisper_decode) and gets its logits in row i of logits (n_seq, n_vocab). Every weight
+ * matrix is read once per call for all sequences, so a step of B beams costs about one
+ * token's weight traffic. The sequences must differ in cache (no two kvs alike) and all
+ * attend to the window encoded in st: beams or best-of candidates of one request, or
+ * several requests on the same audio window. Requests on different windows need their
+ * own states. Equal, within rounding, to n_seq separate whisper_decode calls.
+ */
+int whisper_decode_batch(whisper_state *st, whisper_kv *const *kvs, const int32_t *tokens,
+                         const int *n_past, int n_seq, float *logits);
+
 #endif
