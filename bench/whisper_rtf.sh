@@ -14,4 +14,4 @@ flite -t "$text" -o "$dir/part.wav"
 len=$(soxi -D "$dir/part.wav")
 reps=$(awk -v l="$len" 'BEGIN { print int(600 / l) + 1 }')
 sox "$dir/part.wav" -r 16000 -c 1 "$dir/long.wav" repeat "$reps" trim 0 600
-"$sotto" bench --json -m "$model" -t "$threads" "$dir/long.wav"
+"$sotto" bench --json --greedy -m "$model" -t "$threads" "$dir/long.wav"

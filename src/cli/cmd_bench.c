@@ -152,13 +152,11 @@ int cmd_bench(int argc, char **argv)
         } else if ((!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) && i + 1 < argc) {
             o.model_path = argv[++i];
         } else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--threads")) && i + 1 < argc) {
-            char *end = NULL;
-            long t = strtol(argv[++i], &end, 10);
-            if (!end || *end || t < 1 || t > 64) {
-                cli_error("-t wants a thread count 1 .. 64, not '%s'", argv[i]);
+            if (cli_parse_int("--threads", argv[++i], 1, 64, &o.n_threads))
                 return EXIT_USAGE;
-            }
-            o.n_threads = (int)t;
+        } else if (!strcmp(argv[i], "--greedy")) {
+            o.beam_size = 1; /* Whisper: greedy, no temperature fallback */
+            o.no_fallback = 1;
         } else if (argv[i][0] == '-') {
             cli_error("unknown option '%s' (see 'sotto help bench')", argv[i]);
             return EXIT_USAGE;

@@ -82,7 +82,7 @@ static const char help_wer[] =
     "insertions.\n";
 
 static const char help_bench[] =
-    "usage: sotto bench [--json] [--backend NAME] [-m FILE] [-t N] AUDIO\n"
+    "usage: sotto bench [--json] [--backend NAME] [-m FILE] [-t N] [--greedy] AUDIO\n"
     "       sotto bench -m WHISPER_MODEL [--json] [-t N]\n"
     "\n"
     "Measure on this machine, for one audio file: decode throughput (how many times faster\n"
@@ -95,7 +95,8 @@ static const char help_bench[] =
     "16 sequences, peak RSS, encoder GFLOP/s against OpenBLAS sgemm on the same shapes and\n"
     "threads (encoder_sgemm_ratio), and weight bytes read per second while decoding against\n"
     "memcpy (bytes copied per second; decoder_bandwidth_ratio). -t: threads (default 2).\n"
-    "bench/whisper_rtf.sh MODEL times a 10-minute synthesized recording end to end.\n";
+    "bench/whisper_rtf.sh MODEL times a 10-minute synthesized recording end to end.\n\n"
+    "--greedy: Whisper end to end with greedy decoding and no temperature fallback";
 
 static const char help_model[] =
     "usage: sotto model new --dims tiny|base|small|medium|large-v3|custom [--en]\n"
