@@ -13,13 +13,19 @@ pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 export SOTTO_RATE_PER_S=1000000 SOTTO_RATE_BURST=1000000 SOTTO_MAX_QUEUE=1000000 SOTTO_WORKERS=2
-"$sotto" user add bench --data "$work/data" 2>/dev/null
-key=$("$sotto" key new bench --data "$work/data" 2>/dev/null)
-"$sotto" serve --listen 127.0.0.1:0 --data "$work/data" 2> "$work/server.log" &
-pid=$!
-for _ in $(seq 100); do grep -aq '"msg":"listening"' "$work/server.log" && break; sleep 0.1; done
-port=$(grep -ao '"port":[0-9]*' "$work/server.log" | head -1 | grep -o '[0-9]*$')
-url=http://127.0.0.1:$port
+# start_server: a fresh data dir (so each phase measures only its own load), a user, a key
+start_server() {
+  [ -n "$pid" ] && { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; }
+  rm -rf "$work/data"
+  "$sotto" user add bench --data "$work/data" 2>/dev/null
+  key=$("$sotto" key new bench --data "$work/data" 2>/dev/null)
+  "$sotto" serve --listen 127.0.0.1:0 --data "$work/data" 2> "$work/server.log" &
+  pid=$!
+  for _ in $(seq 100); do grep -aq '"msg":"listening"' "$work/server.log" && break; sleep 0.1; done
+  port=$(grep -ao '"port":[0-9]*' "$work/server.log" | head -1 | grep -o '[0-9]*$')
+  url=http://127.0.0.1:$port
+}
+start_server
 # the server logs one line per request: keep the log small
 report() { # NAME wrk-output-file
   awk -v n="$1" '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
@@ -36,7 +42,9 @@ sox -R -q "$work/short.raw.wav" -r 16000 -c 1 -b 16 "$work/short.wav"
 KEY=$key FILE=$work/short.wav wrk -t2 -c8 -d5s --latency -s "$here/wrk_submit.lua" "$url/v1/jobs" > "$work/submit.txt"
 report "POST /v1/jobs (1 s WAV)" "$work/submit.txt"
 
-# message appends into one session, then search over them
+# message appends into one session, then search over them (a fresh server: the jobs
+# submitted above would otherwise be transcribed meanwhile and share the cores)
+start_server
 sid=$(curl -sS -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
   -d '{"type":"chat","title":"load"}' "$url/v1/sessions" | sed 's/.*"id":"\([^"]*\)".*/\1/')
 KEY=$key wrk -t2 -c16 -d40s --latency -s "$here/wrk_append.lua" "$url/v1/sessions/$sid/messages" > "$work/append.txt"
@@ -46,17 +54,8 @@ echo "messages stored: $n"
 KEY=$key wrk -t2 -c8 -d5s --latency -s "$here/wrk_search.lua" "$url/v1/search" > "$work/search.txt"
 report "GET /v1/search ($n msgs)" "$work/search.txt"
 
-# jobs/hour for 30 s files: drain the queue first, then time 8 fresh jobs
-curl -sS -X DELETE -H "Authorization: Bearer $key" "$url/v1/jobs?purge=1" >/dev/null 2>&1 || true
-kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-rm -rf "$work/data/uploads" "$work/data/sotto.db"*
-"$sotto" user add bench --data "$work/data" 2>/dev/null
-key=$("$sotto" key new bench --data "$work/data" 2>/dev/null)
-"$sotto" serve --listen 127.0.0.1:0 --data "$work/data" 2> "$work/server.log" &
-pid=$!
-for _ in $(seq 100); do grep -aq '"msg":"listening"' "$work/server.log" && break; sleep 0.1; done
-port=$(grep -ao '"port":[0-9]*' "$work/server.log" | head -1 | grep -o '[0-9]*$')
-url=http://127.0.0.1:$port
+# jobs/hour for 30 s files: 8 jobs on a fresh server with 2 workers
+start_server
 i=0; parts=()
 while IFS= read -r line && [ $i -lt 8 ]; do
   flite -voice kal16 -t "$line" -o "$work/p$i.wav"; sox -R -q "$work/p$i.wav" -r 16000 -c 1 -b 16 "$work/q$i.wav" pad 0.3 1.0

@@ -1,5 +1,6 @@
--- wrk script: search with a rotating one- or two-word query
-local q = {"budget", "meeting+tuesday", "report", "%22the+weather%22", "doctor", "market+holiday"}
+-- wrk script: search with rotating one-word, two-word and phrase queries
+local q = {"budget", "meeting+tuesday", "invoice", "%22the+weather%22", "doctor", "market+holiday",
+  "airport", "museum+concert"}
 local n = 0
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("KEY")
 request = function()
