@@ -110,6 +110,10 @@ int whisper_model_write_random(const whisper_hparams *hp, nn_type wtype, uint64_
 int whisper_model_quantize(const char *in_path, const char *out_path, nn_type t);
 
 void whisper_special_init(int32_t n_vocab, whisper_special *sp);
+/* "tiny", "base", ... when the dimensions match a published size, else "custom". */
+const char *whisper_size_name(const whisper_hparams *hp);
+/* Fill m->align_heads from the published list for its size (or the upper half). */
+int whisper_align_heads_init(whisper_model *m);
 
 /* Check hparams as the loader does (ranges, n_text_state == n_audio_state, ftype); sets
  * *wtype from ftype. 0 or SOTTO_EFORMAT / SOTTO_ENOTSUP with a message. */
