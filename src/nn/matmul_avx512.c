@@ -4,12 +4,15 @@
  * Two kernels, by the number of input rows m:
  *  - m <= 16 (decoder steps): each weight row is streamed from memory once and dotted
  *    with all m input rows, so the product runs at memory bandwidth. f32/f16 rows are
- *    read (f16 widened with vcvtph2ps) straight into FMAs. Quantized rows are unpacked to
- *    32 bytes per block (4/5-bit values as unsigned 0..31, q8_0 as signed) and dotted
- *    with the activations quantized to q8 blocks (quant_act.c) by vpdpbusd; the per-block
- *    product of scales multiplies the int32 sums in fp32, and the constant part of the
- *    weights (q4_0's -8, q5_0's -16, q4_1/q5_1's minimum) is added once per block
- *    through the activation block sums.
+ *    read (f16 widened with vcvtph2ps) straight into FMAs; for m = 1 sixteen rows' sums
+ *    are reduced together (hsum16) instead of one horizontal reduction per row, which
+ *    matters for attention's 64-wide rows. Activations are quantized to q8 blocks here
+ *    in AVX-512, bit-identical to quant_act.c's reference. q8_0 rows are read straight
+ *    from the blocks, two blocks per 512-bit vpdpbusd; other quantized rows are
+ *    unpacked to 32 bytes per block (4/5-bit values as unsigned 0..31) and dotted by
+ *    vpdpbusd; the per-block product of scales multiplies the int32 sums in fp32, and
+ *    the constant part of the weights (q4_0's -8, q5_0's -16, q4_1/q5_1's minimum) is
+ *    added once per block through the activation block sums.
  *  - m > 16 (encoder): blocked GEMM. A panel of 32 weight rows x 256 columns is widened
  *    to f32 (nn_pack_panel) and reused for every input row from cache; an 8 x 32 register
  *    tile (16 zmm accumulators) takes one broadcast FMA per input row and k step. Results
@@ -148,6 +151,70 @@ TGT_INLINE void dot_float(const uint8_t *wr, int f16, const float *x, int64_t k,
     _Pragma("GCC unroll 8")
     for (int j = 0; j < mr; j++)
         out[j] = _mm512_reduce_add_ps(_mm512_add_ps(a[j][0], a[j][1]));
+}
+
+/* Lane i of the result = the sum of v[i]'s 16 lanes: 15 adds and 30 shuffles for 16
+ * rows instead of a full horizontal reduction per row. */
+TGT_INLINE __m512 hsum16(const __m512 v[16])
+{
+    __m512 t[8], u[4];
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < 8; i++) /* per 128-bit chunk: a0+a2, b0+b2, a1+a3, b1+b3 */
+        t[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+                             _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+    _Pragma("GCC unroll 4")
+    for (int i = 0; i < 4; i++) /* per chunk: rows 4i .. 4i+3, that chunk's part */
+        u[i] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 x01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    __m512 x23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(x01, x23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* The 16 partial sums of dot(weight row wr, x) (one input row). */
+TGT_INLINE __m512 dot_float_vec(const uint8_t *wr, int f16, const float *x, int64_t k)
+{
+    const size_t es = f16 ? 2 : 4;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t kk = 0;
+    for (; kk + 32 <= k; kk += 32) {
+        a0 = _mm512_fmadd_ps(load_w16(wr + kk * es, f16), _mm512_loadu_ps(x + kk), a0);
+        a1 = _mm512_fmadd_ps(load_w16(wr + (kk + 16) * es, f16), _mm512_loadu_ps(x + kk + 16), a1);
+    }
+    for (; kk < k; kk += 16) {
+        __mmask16 mk = k - kk >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - kk)) - 1u);
+        a0 = _mm512_fmadd_ps(load_w16_mask(wr + kk * es, f16, mk),
+                             _mm512_maskz_loadu_ps(mk, x + kk), a0);
+    }
+    return _mm512_add_ps(a0, a1);
+}
+
+/* m = 1 (greedy decoding, and attention of one query row): 16 weight rows at a time,
+ * their sums reduced together and stored as one vector. */
+TGT static void rows_float_m1(const nn_tensor *w, const float *bias, const float *x, float *y,
+                              int64_t row0, int64_t row1)
+{
+    int64_t k = w->ne[0];
+    size_t row_bytes = nn_row_bytes(w->type, k);
+    int f16 = w->type == NN_F16;
+    const uint8_t *base = w->data;
+    int64_t r = row0;
+    for (; r + 16 <= row1; r += 16) {
+        __m512 v[16];
+        _Pragma("GCC unroll 16")
+        for (int t = 0; t < 16; t++)
+            v[t] = dot_float_vec(base + (size_t)(r + t) * row_bytes, f16, x, k);
+        __m512 s = hsum16(v);
+        if (bias)
+            s = _mm512_add_ps(s, _mm512_loadu_ps(bias + r));
+        _mm512_storeu_ps(y + r, s);
+    }
+    for (; r < row1; r++)
+        y[r] = _mm512_reduce_add_ps(dot_float_vec(base + (size_t)r * row_bytes, f16, x, k)) +
+               (bias ? bias[r] : 0.0f);
 }
 
 TGT static void rows_float(const nn_tensor *w, const float *bias, const float *x, int64_t m,
@@ -297,6 +364,117 @@ TGT_INLINE void dot_q8(const uint8_t *wq, const float *wd, const float *wc, int 
     }
 }
 
+/*
+ * Activations to q8 blocks: the same arithmetic as nn_quantize_act_q8 (quant_act.c) in
+ * the same order, so the int8 values, scales and sums are bit-identical to it; only
+ * 16 lanes at a time. The _round_ forms keep the compiler from fusing x*id+0.5 into an
+ * FMA (the reference rounds twice).
+ */
+TGT static void quantize_act(const float *x, int64_t m, int64_t k, int8_t *q, float *d, float *s)
+{
+    const int64_t nb = k / QK;
+    const __m512 zero = _mm512_setzero_ps(), half = _mm512_set1_ps(0.5f);
+    const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t b = 0; b < nb; b++) {
+            const float *xb = x + i * k + b * QK;
+            __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
+            /* max_ps returns its second operand when either is NaN: NaN is skipped */
+            __m512 am = _mm512_max_ps(_mm512_abs_ps(v0), zero);
+            am = _mm512_max_ps(_mm512_abs_ps(v1), am);
+            float amax = _mm512_reduce_max_ps(am);
+            float dd = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+            __m512 idv = _mm512_set1_ps(id);
+            __m512i qi[2];
+            for (int h = 0; h < 2; h++) {
+                __m512 v = _mm512_mul_round_ps(h ? v1 : v0, idv, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                __mmask16 ge0 = _mm512_cmp_ps_mask(v, zero, _CMP_GE_OQ);
+                v = _mm512_mask_add_round_ps(_mm512_sub_round_ps(v, half, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
+                                             ge0, v, half, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                __m512i t = _mm512_cvttps_epi32(v);
+                t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
+                                          _mm512_setzero_si512());
+                t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, lo, _CMP_LE_OQ),
+                                          _mm512_set1_epi32(-127));
+                t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, hi, _CMP_GE_OQ),
+                                          _mm512_set1_epi32(127));
+                qi[h] = t;
+            }
+            int8_t *qb = q + i * k + b * QK;
+            _mm_storeu_si128((__m128i *)qb, _mm512_cvtepi32_epi8(qi[0]));
+            _mm_storeu_si128((__m128i *)(qb + 16), _mm512_cvtepi32_epi8(qi[1]));
+            int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qi[0], qi[1]));
+            d[i * nb + b] = dd;
+            s[i * nb + b] = dd * (float)sum;
+        }
+    }
+}
+
+/*
+ * q8_0 rows straight from the weight blocks: two 32-byte blocks fill one zmm, so one
+ * vpdpbusd covers 64 weights (lanes 0-7 block b, 8-15 block b+1) and one FMA scales
+ * both blocks by their own (weight scale x activation scale). No unpacked copy.
+ * acc[j] += per-lane products for block pair b, b+1 (n2 = 1: block b alone).
+ */
+TGT_INLINE void q8_pair(const uint8_t *p, int n2, const int8_t *xq, const float *xd, int64_t k,
+                        int64_t nb, int64_t b, int mr, __m512 *acc)
+{
+    const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m512i w;
+    uint16_t h0, h1 = 0;
+    memcpy(&h0, p, 2);
+    if (n2 == 2) {
+        memcpy(&h1, p + 34, 2);
+        w = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p + 2))),
+            _mm256_loadu_si256((const __m256i *)(p + 36)), 1);
+    } else {
+        w = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(p + 2)));
+    }
+    /* vpdpbusd multiplies unsigned by signed bytes: the weight gives its magnitude and
+     * its sign moves onto the activation (|-128| = 128 as unsigned is still right) */
+    __mmask64 neg = _mm512_movepi8_mask(w);
+    __m512i wu = _mm512_abs_epi8(w);
+    __m128 wd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)h0 | (uint32_t)h1 << 16)));
+    _Pragma("GCC unroll 8")
+    for (int j = 0; j < mr; j++) {
+        const int8_t *xb = xq + j * k + b * QK;
+        __m512i xv = n2 == 2 ? _mm512_loadu_si512(xb) : _mm512_maskz_loadu_epi8(0xffffffffull, xb);
+        xv = _mm512_mask_sub_epi8(xv, neg, _mm512_setzero_si512(), xv);
+        __m512i pr = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wu, xv);
+        __m128 xs = n2 == 2 ? _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(xd + j * nb + b)))
+                            : _mm_load_ss(xd + j * nb + b);
+        __m512 sc = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_mul_ps(wd, xs)));
+        acc[j] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(pr), acc[j]);
+    }
+}
+
+/* out[j] = q8_0 weight row p . activation row j, j < mr (a constant after inlining). */
+TGT_INLINE void dot_q8_0(const uint8_t *p, const int8_t *xq, const float *xd, int64_t k, int mr,
+                         float *out)
+{
+    const int64_t nb = k / QK;
+    __m512 a[2][4];
+    _Pragma("GCC unroll 8")
+    for (int j = 0; j < mr; j++)
+        a[0][j] = a[1][j] = _mm512_setzero_ps();
+    int64_t b = 0;
+    /* pairs alternate between two accumulators: m = 1 would wait on FMA latency */
+    for (; b + 4 <= nb; b += 4) {
+        q8_pair(p + b * 34, 2, xq, xd, k, nb, b, mr, a[0]);
+        q8_pair(p + (b + 2) * 34, 2, xq, xd, k, nb, b + 2, mr, a[1]);
+    }
+    if (b + 2 <= nb) {
+        q8_pair(p + b * 34, 2, xq, xd, k, nb, b, mr, a[0]);
+        b += 2;
+    }
+    if (b < nb)
+        q8_pair(p + b * 34, 1, xq, xd, k, nb, b, mr, a[1]);
+    _Pragma("GCC unroll 8")
+    for (int j = 0; j < mr; j++)
+        out[j] = _mm512_reduce_add_ps(_mm512_add_ps(a[0][j], a[1][j]));
+}
+
 TGT static void rows_quant(const nn_tensor *w, const float *bias, const float *x, int64_t m,
                            float *y, int64_t row0, int64_t row1)
 {
@@ -315,19 +493,31 @@ TGT static void rows_quant(const nn_tensor *w, const float *bias, const float *x
     float *xd = (float *)(scr + xq_bytes), *xs = xd + m * nb;
     uint8_t *wq = scr + xq_bytes + xf_bytes;
     float *wd = (float *)(wq + wq_bytes), *wc = wd + nb;
-    nn_quantize_act_q8(x, m, k, xq, xd, xs);
+    quantize_act(x, m, k, xq, xd, xs);
     const uint8_t *base = w->data;
+    const int q8 = w->type == NN_Q8_0;
     for (int64_t r = row0; r < row1; r++) {
-        int sg = unpack_row(w->type, base + (size_t)r * row_bytes, nb, wq, wd, wc);
+        const uint8_t *wr = base + (size_t)r * row_bytes;
+        int sg = q8 ? 1 : unpack_row(w->type, wr, nb, wq, wd, wc);
         float b = bias ? bias[r] : 0.0f, out[4] = {0};
         for (int64_t i0 = 0; i0 < m; i0 += 4) {
             const int8_t *q = xq + i0 * k;
             const float *d = xd + i0 * nb, *s = xs + i0 * nb;
-            switch (m - i0 >= 4 ? 4 : (int)(m - i0)) {
-            case 1: dot_q8(wq, wd, wc, sg, q, d, s, k, 1, out); break;
-            case 2: dot_q8(wq, wd, wc, sg, q, d, s, k, 2, out); break;
-            case 3: dot_q8(wq, wd, wc, sg, q, d, s, k, 3, out); break;
-            default: dot_q8(wq, wd, wc, sg, q, d, s, k, 4, out); break;
+            int mr = m - i0 >= 4 ? 4 : (int)(m - i0);
+            if (q8) {
+                switch (mr) {
+                case 1: dot_q8_0(wr, q, d, k, 1, out); break;
+                case 2: dot_q8_0(wr, q, d, k, 2, out); break;
+                case 3: dot_q8_0(wr, q, d, k, 3, out); break;
+                default: dot_q8_0(wr, q, d, k, 4, out); break;
+                }
+            } else {
+                switch (mr) {
+                case 1: dot_q8(wq, wd, wc, sg, q, d, s, k, 1, out); break;
+                case 2: dot_q8(wq, wd, wc, sg, q, d, s, k, 2, out); break;
+                case 3: dot_q8(wq, wd, wc, sg, q, d, s, k, 3, out); break;
+                default: dot_q8(wq, wd, wc, sg, q, d, s, k, 4, out); break;
+                }
             }
             for (int j = 0; j < 4 && i0 + j < m; j++)
                 y[(i0 + j) * n + r] = out[j] + b;
@@ -344,7 +534,7 @@ TGT void nn_matmul_range_avx512(const nn_tensor *w, const float *bias, const flo
     if (m > SMALL_M)
         gemm(w, bias, x, m, y, row0, row1);
     else if (w->type == NN_F32 || w->type == NN_F16)
-        rows_float(w, bias, x, m, y, row0, row1);
+        m == 1 ? rows_float_m1(w, bias, x, y, row0, row1) : rows_float(w, bias, x, m, y, row0, row1);
     else
         rows_quant(w, bias, x, m, y, row0, row1);
 }

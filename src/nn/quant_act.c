@@ -3,9 +3,11 @@
  * quantized to q8 blocks (the int8 side of ggml-style integer dot products) and a
  * per-thread scratch buffer for them.
  *
- * Quantization is plain scalar C on purpose: it runs once per call over m <= 16 rows,
- * which is tiny next to streaming the weights, and one implementation means every ISA
- * sees the same int8 activations (their results differ only in float summation order).
+ * Quantization is plain scalar C on purpose: one definition means every ISA sees the
+ * same int8 activations (their results differ only in float summation order). The
+ * AVX-512 kernel carries a vectorized copy (matmul_avx512.c, quantize_act: at 2 threads
+ * this loop was ~10% of a q8_0 decoder step) that does the same float operations in
+ * the same order, so it is bit-identical to this one; change both together.
  * Does not: choose kernels (matmul.c) or compute products (matmul_<isa>.c).
  */
 #include <math.h>
