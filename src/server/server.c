@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,27 @@ typedef struct route {
     int (*run)(srv_req *r);
     int auth;            /* needs a key (and counts against its rate limit) */
 } route;
+
+
+/* Every log line goes out in one write(2) under a lock: lines from many threads never
+ * interleave, even when stderr is a file opened for append by another process. */
+static pthread_mutex_t log_write_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void log_line(const sotto_buf *b)
+{
+    if (!b->data)
+        return;
+    pthread_mutex_lock(&log_write_lock);
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t w = write(STDERR_FILENO, b->data + off, b->len - off);
+        if (w <= 0 && errno != EINTR)
+            break;
+        if (w > 0)
+            off += (size_t)w;
+    }
+    pthread_mutex_unlock(&log_write_lock);
+}
 
 static const route routes[] = {
     {"GET", "/health", route_health, 0},
@@ -105,8 +127,7 @@ static void access_log(srv_req *r, double latency_s)
     sotto_buf_puts(&b, ",\"remote\":");
     sotto_buf_json_string(&b, r->ri->remote_addr);
     sotto_buf_puts(&b, "}\n");
-    if (b.data)
-        fputs(b.data, stderr);
+    log_line(&b);
     sotto_buf_free(&b);
 }
 
@@ -302,8 +323,7 @@ static int on_log_message(const struct mg_connection *conn, const char *message)
     sotto_buf_puts(&b, "{\"level\":\"warn\",\"msg\":");
     sotto_buf_json_string(&b, message);
     sotto_buf_puts(&b, ",\"source\":\"http\"}\n");
-    if (b.data)
-        fputs(b.data, stderr);
+    log_line(&b);
     sotto_buf_free(&b);
     return 1;
 }
@@ -319,8 +339,7 @@ static void json_log_sink(void *user, sotto_log_level level, const char *msg)
                      names[level <= SOTTO_LOG_SILENT ? level : SOTTO_LOG_ERROR]);
     sotto_buf_json_string(&b, msg);
     sotto_buf_puts(&b, "}\n");
-    if (b.data)
-        fputs(b.data, stderr);
+    log_line(&b);
     sotto_buf_free(&b);
 }
 
