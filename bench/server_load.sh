@@ -22,7 +22,7 @@ start_server() {
   "$sotto" serve --listen 127.0.0.1:0 --data "$work/data" 2> "$work/server.log" &
   pid=$!
   for _ in $(seq 100); do grep -aq '"msg":"listening"' "$work/server.log" && break; sleep 0.1; done
-  port=$(grep -ao '"port":[0-9]*' "$work/server.log" | head -1 | grep -o '[0-9]*$')
+  port=$(grep -m1 -ao '"port":[0-9]*' "$work/server.log" | grep -o '[0-9]*$')
   url=http://127.0.0.1:$port
 }
 start_server

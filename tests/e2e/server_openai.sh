@@ -63,7 +63,7 @@ req "$K" POST /v1/audio/translations -F file=@"$WAV" -F model=whisper-1; error_s
 sleep 0.5
 [ -z "$(ls "$DATA/uploads")" ] || fail "uploads left behind: $(ls "$DATA/uploads")"
 srv_stop
-line=$(grep -a '"msg":"request"' "$SRV_LOG" | head -1)
+line=$(grep -a -m1 '"msg":"request"' "$SRV_LOG")
 printf '%s\n' "$line" | $PY -c 'import json,sys; d=json.loads(sys.stdin.readline()); assert {"request_id","user","route","status","latency_ms"} <= set(d), d' \
   || fail "access log line: $line"
 echo "ok"
