@@ -19,8 +19,15 @@ for t in $targets; do
   # fixtures are a rich seed set for the audio parser; other targets bring their own seeds
   extra=()
   [ "$t" = fuzz_audio ] && extra=(build-fuzz/fixtures)
-  ASAN_OPTIONS=detect_leaks=1 build-fuzz/$t -max_total_time="$secs" -max_len=262144 -rss_limit_mb=2048 \
+  log=build-fuzz/$t.log
+  if ! ASAN_OPTIONS=detect_leaks=1 build-fuzz/$t -max_total_time="$secs" -max_len=262144 -rss_limit_mb=2048 \
     -timeout=10 -artifact_prefix=build-fuzz/crashes/ -print_final_stats=1 \
-    "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) "${extra[@]}" 2>&1 | tail -4
+    "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) "${extra[@]}" >"$log" 2>&1; then
+    # show the report itself (not only the stats), so a CI log says what broke
+    grep -v -E '^#[0-9]+' "$log" | tail -60 >&2
+    echo "fuzz: $t failed; the input is in build-fuzz/crashes/ (replay: build-fuzz/$t FILE)" >&2
+    exit 1
+  fi
+  tail -4 "$log"
 done
 echo "fuzz: no crashes"
