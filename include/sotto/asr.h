@@ -2,9 +2,9 @@
  * asr.h - one interface for every speech recognizer.
  *
  * A recognizer (sotto_asr) is created from a backend name ("sphinx", "whisper") and
- * options; it holds the loaded model and is safe to share between threads only through
- * separate streams/calls that the backend documents as such (both built-in backends:
- * one sotto_asr per thread, or one stream per thread).
+ * options; it holds the loaded model. Threads may share one: its whole-buffer calls are
+ * serialized (one runs at a time; give each thread its own recognizer for parallelism),
+ * and each sotto_asr_stream belongs to one thread at a time.
  *
  * Two ways to use it:
  *  - whole buffer: sotto_asr_transcribe() recognizes a block of 16 kHz mono samples
@@ -92,6 +92,18 @@ const char *sotto_asr_model_name(const sotto_asr *asr);
  * append the resulting segments (times include t_offset) to out. */
 int sotto_asr_transcribe(sotto_asr *asr, const float *pcm, size_t n, double t_offset,
                          sotto_transcript *out);
+
+/* What one call may change without a new recognizer (streaming policies prompt every
+ * update with the text committed so far). Zero / NULL fields keep the recognizer's own. */
+typedef struct sotto_asr_call {
+    const char *prompt;  /* context text for this call (NULL: options.prompt) */
+    int word_timestamps; /* 1: fill words for this call */
+} sotto_asr_call;
+
+/* sotto_asr_transcribe with per-call overrides (call may be NULL). Whole-buffer calls on
+ * one recognizer are serialized, so several threads may share it (one at a time runs). */
+int sotto_asr_transcribe_ex(sotto_asr *asr, const float *pcm, size_t n, double t_offset,
+                            const sotto_asr_call *call, sotto_transcript *out);
 
 /* Streaming. A stream belongs to one thread at a time. */
 int sotto_asr_stream_new(sotto_asr *asr, sotto_asr_stream **out);

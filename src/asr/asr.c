@@ -9,6 +9,7 @@
  * utterances (the pipeline does).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,12 @@ struct sotto_asr {
     sotto_asr_options opts; /* the caller's options; the strings below are ours */
     char *model_path, *language, *prompt;
     char model_name[256];
+    pthread_mutex_t lock; /* serializes whole-buffer and simul calls (one run state) */
+};
+
+struct asr_simul {
+    sotto_asr *asr;
+    void *state; /* the backend's simul object */
 };
 
 struct sotto_asr_stream {
@@ -142,6 +149,7 @@ int sotto_asr_new(const char *backend, const sotto_asr_options *opts, sotto_asr 
     if (!asr)
         return error_set(SOTTO_ENOMEM, "out of memory creating a recognizer");
     asr->backend = b;
+    pthread_mutex_init(&asr->lock, NULL);
     asr->opts = *opts;
     asr->model_path = str_dup(opts->model_path);
     asr->language = str_dup(opts->language);
@@ -174,6 +182,7 @@ void sotto_asr_free(sotto_asr *asr)
     free(asr->model_path);
     free(asr->language);
     free(asr->prompt);
+    pthread_mutex_destroy(&asr->lock);
     free(asr);
 }
 
@@ -195,6 +204,12 @@ const sotto_asr_options *asr_options(const sotto_asr *asr)
 int sotto_asr_transcribe(sotto_asr *asr, const float *pcm, size_t n, double t_offset,
                          sotto_transcript *out)
 {
+    return sotto_asr_transcribe_ex(asr, pcm, n, t_offset, NULL, out);
+}
+
+int sotto_asr_transcribe_ex(sotto_asr *asr, const float *pcm, size_t n, double t_offset,
+                            const sotto_asr_call *call, sotto_transcript *out)
+{
     if (!asr || !out || (!pcm && n > 0))
         return error_set(SOTTO_EINVAL, "sotto_asr_transcribe: %s is NULL",
                          !asr   ? "asr"
@@ -204,7 +219,74 @@ int sotto_asr_transcribe(sotto_asr *asr, const float *pcm, size_t n, double t_of
         return error_set(SOTTO_EINVAL, "sotto_asr_transcribe: bad time offset %g", t_offset);
     if (n == 0)
         return 0;
-    return asr->backend->transcribe(asr->state, pcm, n, t_offset, out);
+    sotto_asr_options o = asr->opts;
+    if (call && call->prompt)
+        o.prompt = call->prompt;
+    if (call && call->word_timestamps)
+        o.word_timestamps = 1;
+    pthread_mutex_lock(&asr->lock);
+    int rc = asr->backend->transcribe(asr->state, &o, pcm, n, t_offset, out);
+    pthread_mutex_unlock(&asr->lock);
+    return rc;
+}
+
+/* ---- simultaneous decoding (align_att) ---------------------------------------------- */
+
+int asr_simul_supported(const sotto_asr *asr)
+{
+    return asr && asr->backend->simul_new != NULL;
+}
+
+int asr_simul_new(sotto_asr *asr, asr_simul **out)
+{
+    if (!asr || !out)
+        return error_set(SOTTO_EINVAL, "asr_simul_new: NULL argument");
+    *out = NULL;
+    if (!asr_simul_supported(asr))
+        return error_set(SOTTO_EINVAL,
+                         "the %s recognizer has no cross-attention: policy align_att needs whisper "
+                         "(use native or local_agreement)",
+                         asr->backend->name);
+    asr_simul *s = calloc(1, sizeof *s);
+    if (!s)
+        return error_set(SOTTO_ENOMEM, "out of memory creating an align_att decoder");
+    s->asr = asr;
+    int rc = asr->backend->simul_new(asr->state, &s->state);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void asr_simul_free(asr_simul *s)
+{
+    if (!s)
+        return;
+    s->asr->backend->simul_free(s->state);
+    free(s);
+}
+
+int asr_simul_update(asr_simul *s, const asr_simul_call *call, asr_simul_out *out)
+{
+    if (!s || !call || !out || (!call->pcm && call->n > 0))
+        return error_set(SOTTO_EINVAL, "asr_simul_update: NULL argument");
+    pthread_mutex_lock(&s->asr->lock);
+    int rc = s->asr->backend->simul_update(s->state, call, out);
+    pthread_mutex_unlock(&s->asr->lock);
+    return rc;
+}
+
+int asr_simul_drop(asr_simul *s, size_t n_samples)
+{
+    return s ? s->asr->backend->simul_drop(s->state, n_samples) : 0;
+}
+
+void asr_simul_reset(asr_simul *s)
+{
+    if (s)
+        s->asr->backend->simul_reset(s->state);
 }
 
 /* ---- streams ------------------------------------------------------------------------ */
@@ -299,7 +381,7 @@ static int generic_partial(sotto_asr_stream *s, const char **text)
     if (s->n_buf != s->n_decoded) {
         sotto_transcript tmp;
         sotto_transcript_init(&tmp);
-        int rc = s->asr->backend->transcribe(s->asr->state, s->buf, s->n_buf,
+        int rc = sotto_asr_transcribe(s->asr, s->buf, s->n_buf,
                                              (double)s->n_base / SOTTO_SAMPLE_RATE, &tmp);
         char *joined = rc == 0 ? sotto_transcript_text(&tmp) : NULL;
         sotto_transcript_free(&tmp);
@@ -329,7 +411,7 @@ static int generic_flush(sotto_asr_stream *s)
 {
     if (s->n_buf == 0)
         return 0;
-    int rc = s->asr->backend->transcribe(s->asr->state, s->buf, s->n_buf,
+    int rc = sotto_asr_transcribe(s->asr, s->buf, s->n_buf,
                                          (double)s->n_base / SOTTO_SAMPLE_RATE, &s->finals);
     if (rc < 0)
         return rc;

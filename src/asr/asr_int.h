@@ -11,6 +11,35 @@
 
 #include "sotto/asr.h"
 
+/*
+ * Simultaneous decoding (AlignAtt, ../shared/docs/streaming.md): each update decodes the
+ * whole buffer again with the tokens already committed from it forced as a prefix, and
+ * emits new tokens only while the alignment heads attend to audio at least tau frames
+ * before the buffer's end. The backend's simul object holds the committed tokens of the
+ * current buffer; the stream (src/stream/) owns the audio buffer, VAD and context.
+ */
+typedef struct asr_simul_call {
+    const float *pcm;  /* the whole current buffer, 16 kHz mono, at most 30 s */
+    size_t n;
+    double t_offset;   /* stream time of pcm[0], seconds */
+    const char *prompt; /* context text (static + rolling), NULL = none */
+    int tau_frames;    /* emit a token only if its attended frame < n_frames - tau */
+    int final;         /* the utterance has ended: decode to end-of-text, commit all words */
+} asr_simul_call;
+
+typedef struct asr_simul_out {
+    /* Words completed by this update (times absolute, non-decreasing), owned by the
+     * simul object, valid until its next call. A word is published only once the token
+     * after it starts a new word (or the utterance is final), so it is never cut. */
+    sotto_word *words;
+    size_t n_words;
+    const char *partial;  /* emitted-but-unfinished word plus held-back tokens ("" if none) */
+    int n_new_tokens;     /* tokens committed by this update */
+    int rewound;          /* 1: a backward attention jump discarded this update's tokens */
+    int ended;            /* 1: end-of-text was decoded */
+    char language[16];
+} asr_simul_out;
+
 typedef struct asr_backend {
     const char *name;
     const char *description;
@@ -21,8 +50,9 @@ typedef struct asr_backend {
     int (*create)(const sotto_asr_options *opts, void **state, char *model_name,
                   size_t model_name_size);
     void (*destroy)(void *state);
-    int (*transcribe)(void *state, const float *pcm, size_t n, double t_offset,
-                      sotto_transcript *out);
+    /* o: the recognizer's options with this call's overrides applied (prompt, words). */
+    int (*transcribe)(void *state, const sotto_asr_options *o, const float *pcm, size_t n,
+                      double t_offset, sotto_transcript *out);
     /* Streaming; stream_new may be NULL, then the generic buffer-and-redecode stream in
      * asr.c is used (it calls transcribe on the buffered utterance). */
     int (*stream_new)(void *state, void **stream);
@@ -31,6 +61,13 @@ typedef struct asr_backend {
     int (*stream_partial)(void *stream, const char **text);
     int (*stream_flush)(void *stream);
     int (*stream_take_finals)(void *stream, sotto_transcript *out);
+    /* Attention-guided incremental decoding for the align_att policy (asr_simul_* below);
+     * NULL for backends without cross-attention. */
+    int (*simul_new)(void *state, void **simul);
+    void (*simul_free)(void *simul);
+    int (*simul_update)(void *simul, const struct asr_simul_call *call, struct asr_simul_out *out);
+    int (*simul_drop)(void *simul, size_t n_samples);
+    void (*simul_reset)(void *simul);
 } asr_backend;
 
 extern const asr_backend asr_backend_sphinx;
@@ -43,5 +80,17 @@ const sotto_asr_options *asr_options(const sotto_asr *asr);
  * flush = transcribe it once more as final). sotto_asr_stream_new() uses it for backends
  * without stream_new; exposed so tests can drive it with any backend. */
 int asr_stream_new_generic(sotto_asr *asr, sotto_asr_stream **out);
+
+/* sotto_asr_simul: wrappers over the backend's simul_* (SOTTO_EINVAL naming the backend
+ * when it has none). Calls on one recognizer are serialized with its transcribe calls. */
+typedef struct asr_simul asr_simul;
+int asr_simul_supported(const sotto_asr *asr);
+int asr_simul_new(sotto_asr *asr, asr_simul **out);
+void asr_simul_free(asr_simul *s); /* NULL is a no-op */
+int asr_simul_update(asr_simul *s, const asr_simul_call *call, asr_simul_out *out);
+/* The buffer's first n_samples were dropped: forget the committed tokens they held. */
+int asr_simul_drop(asr_simul *s, size_t n_samples);
+/* A new utterance starts with an empty buffer. */
+void asr_simul_reset(asr_simul *s);
 
 #endif

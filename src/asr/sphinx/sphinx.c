@@ -375,8 +375,8 @@ done:
     return rc;
 }
 
-static int sphinx_transcribe(void *state, const float *pcm, size_t n, double t_offset,
-                             sotto_transcript *out)
+static int sphinx_transcribe(void *state, const sotto_asr_options *o, const float *pcm, size_t n,
+                             double t_offset, sotto_transcript *out)
 {
     sphinx_state *st = state;
     int rc = sphinx_utt_start(st->ps);
@@ -390,7 +390,7 @@ static int sphinx_transcribe(void *state, const float *pcm, size_t n, double t_o
                        sphinx_reason());
     if (rc < 0)
         return rc;
-    return sphinx_collect(st->ps, t_offset, n, st->want_words, out);
+    return sphinx_collect(st->ps, t_offset, n, o->word_timestamps, out);
 }
 
 const asr_backend asr_backend_sphinx = {

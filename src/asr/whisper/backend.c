@@ -76,11 +76,11 @@ static int whisper_create(const sotto_asr_options *opts, void **state, char *mod
     return 0;
 }
 
-static int whisper_backend_transcribe(void *state, const float *pcm, size_t n, double t_offset,
-                                      sotto_transcript *out)
+static int whisper_backend_transcribe(void *state, const sotto_asr_options *o, const float *pcm,
+                                      size_t n, double t_offset, sotto_transcript *out)
 {
     whisper_backend *b = state;
-    return whisper_transcribe(b->run, b->opts, pcm, n, t_offset, out);
+    return whisper_transcribe(b->run, o, pcm, n, t_offset, out);
 }
 
 const asr_backend asr_backend_whisper = {
