@@ -97,6 +97,11 @@ int jobs_read(sqlite3_stmt *s, sotto_job *out)
     return rc;
 }
 
+static int jobs_read_row(sqlite3_stmt *s, void *elem)
+{
+    return jobs_read(s, elem);
+}
+
 int sotto_store_job_create(sotto_store *st, const sotto_job *in, char out_id[SOTTO_ID_LEN])
 {
     if (!st || !in || !out_id)
@@ -218,29 +223,13 @@ int sotto_store_job_list(sotto_store *st, int64_t user_id, const sotto_job_filte
         sqlite3_bind_int(s, 2, status);
         sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
         sqlite3_bind_int64(s, 4, (sqlite3_int64)offset);
-        list = calloc(limit, sizeof *list);
-        if (!list)
-            rc = error_set(SOTTO_ENOMEM, "store: out of memory");
-        int step;
-        while (!rc && count < limit && (step = sqlite3_step(s)) != SQLITE_DONE) {
-            if (step != SQLITE_ROW) {
-                rc = store_err(c, step, "list jobs");
-                break;
-            }
-            rc = jobs_read(s, &list[count]);
-            if (!rc)
-                count++;
-        }
+        rc = store_collect(c, s, limit, sizeof *list, jobs_read_row, "jobs", (void **)&list, &count);
         store_stmt_done(c, s);
     }
     store_reader_done(st, c);
     if (rc) {
         sotto_job_list_free(list, count);
         return rc;
-    }
-    if (count == 0) {
-        free(list);
-        list = NULL;
     }
     *out = list;
     *n = count;

@@ -38,6 +38,11 @@ void sotto_message_list_free(sotto_message *list, size_t n)
     free(list);
 }
 
+static int read_message_row(sqlite3_stmt *s, void *elem)
+{
+    return store_read_message(s, 0, elem);
+}
+
 int store_read_message(sqlite3_stmt *s, int first, sotto_message *m)
 {
     sotto_message_init(m);
@@ -201,7 +206,7 @@ int sotto_store_message_list(sotto_store *st, int64_t user_id, const char *sessi
         }
     }
     sotto_message *list = NULL;
-    size_t count = 0, cap = 0;
+    size_t count = 0;
     if (!rc) {
         s = store_stmt(c, "SELECT " STORE_MESSAGE_COLS " FROM messages m "
                           "WHERE m.session_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?");
@@ -212,25 +217,8 @@ int sotto_store_message_list(sotto_store *st, int64_t user_id, const char *sessi
         sqlite3_bind_int64(s, 2, after_seq);
         sqlite3_bind_int64(s, 3,
                            limit ? (sqlite3_int64)(limit > INT64_MAX ? INT64_MAX : limit) : -1);
-        int step;
-        while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-            if (count == cap) {
-                size_t ncap = cap ? cap * 2 : 16;
-                sotto_message *grown = realloc(list, ncap * sizeof *list);
-                if (!grown) {
-                    rc = error_set(SOTTO_ENOMEM, "store: out of memory listing messages");
-                    break;
-                }
-                list = grown;
-                cap = ncap;
-            }
-            rc = store_read_message(s, 0, &list[count]);
-            if (rc)
-                break;
-            count++;
-        }
-        if (!rc && step != SQLITE_DONE)
-            rc = store_err(c, step, "list messages");
+        rc = store_collect(c, s, 0, sizeof *list, read_message_row, "messages", (void **)&list,
+                           &count);
         store_stmt_done(c, s);
     }
     store_reader_done(st, c);

@@ -95,6 +95,24 @@ void sotto_search_hits_free(sotto_search_hit *hits, size_t n)
     free(hits);
 }
 
+
+/* One search hit: the message, its snippet ("" when FTS gives none) and the bm25 rank. */
+static int read_hit(sqlite3_stmt *s, void *elem)
+{
+    sotto_search_hit *h = elem;
+    int rc = store_read_message(s, 0, &h->message);
+    if (!rc)
+        rc = store_col_dup(s, STORE_MESSAGE_NCOLS, &h->snippet);
+    if (!rc && !h->snippet && !(h->snippet = str_dup("")))
+        rc = error_set(SOTTO_ENOMEM, "store: out of memory");
+    h->rank = sqlite3_column_double(s, STORE_MESSAGE_NCOLS + 1);
+    if (rc) {
+        sotto_message_clear(&h->message);
+        free(h->snippet);
+        h->snippet = NULL;
+    }
+    return rc;
+}
 int sotto_store_search(sotto_store *st, int64_t user_id, const char *query, size_t limit,
                        size_t offset, sotto_search_hit **out, size_t *n)
 {
@@ -137,30 +155,8 @@ int sotto_store_search(sotto_store *st, int64_t user_id, const char *query, size
         sqlite3_bind_int64(s, 2, user_id);
         sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
         sqlite3_bind_int64(s, 4, (sqlite3_int64)offset);
-        hits = calloc(limit, sizeof *hits);
-        if (!hits)
-            rc = error_set(SOTTO_ENOMEM, "store: out of memory");
-        int step = SQLITE_DONE;
-        while (!rc && count < limit && (step = sqlite3_step(s)) == SQLITE_ROW) {
-            sotto_search_hit *h = &hits[count];
-            rc = store_read_message(s, 0, &h->message);
-            if (!rc)
-                rc = store_col_dup(s, STORE_MESSAGE_NCOLS, &h->snippet);
-            if (!rc && !h->snippet)
-                h->snippet = str_dup("");
-            if (!rc && !h->snippet)
-                rc = error_set(SOTTO_ENOMEM, "store: out of memory");
-            h->rank = sqlite3_column_double(s, STORE_MESSAGE_NCOLS + 1);
-            if (rc) {
-                sotto_message_clear(&h->message);
-                free(h->snippet);
-                h->snippet = NULL;
-                break;
-            }
-            count++;
-        }
-        if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
-            rc = store_err(c, step, "search");
+        rc = store_collect(c, s, limit, sizeof *hits, read_hit, "search results", (void **)&hits,
+                           &count);
     }
     store_stmt_done(c, s);
     store_reader_done(st, c);
@@ -168,10 +164,6 @@ int sotto_store_search(sotto_store *st, int64_t user_id, const char *query, size
     if (rc) {
         sotto_search_hits_free(hits, count);
         return rc;
-    }
-    if (count == 0) {
-        free(hits);
-        hits = NULL;
     }
     *out = hits;
     *n = count;

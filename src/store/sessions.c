@@ -65,6 +65,11 @@ static int read_session(sqlite3_stmt *s, sotto_session *out)
     return rc;
 }
 
+static int read_session_row(sqlite3_stmt *s, void *elem)
+{
+    return read_session(s, elem);
+}
+
 int sessions_insert(store_conn *c, const sotto_session *in, char out_id[SOTTO_ID_LEN])
 {
     const char *type = in->type[0] ? in->type : "chat";
@@ -214,29 +219,14 @@ int sotto_store_session_list(sotto_store *st, int64_t user_id, const sotto_sessi
         bind_session_filter(s, user_id, f);
         sqlite3_bind_int64(s, 6, (sqlite3_int64)limit);
         sqlite3_bind_int64(s, 7, (sqlite3_int64)offset);
-        list = calloc(limit, sizeof *list);
-        if (!list)
-            rc = error_set(SOTTO_ENOMEM, "store: out of memory");
-        int step;
-        while (!rc && count < limit && (step = sqlite3_step(s)) != SQLITE_DONE) {
-            if (step != SQLITE_ROW) {
-                rc = store_err(c, step, "list sessions");
-                break;
-            }
-            rc = read_session(s, &list[count]);
-            if (!rc)
-                count++;
-        }
+        rc = store_collect(c, s, limit, sizeof *list, read_session_row, "sessions", (void **)&list,
+                           &count);
         store_stmt_done(c, s);
     }
     store_reader_done(st, c);
     if (rc) {
         sotto_session_list_free(list, count);
         return rc;
-    }
-    if (count == 0) {
-        free(list);
-        list = NULL;
     }
     *out = list;
     *n = count;

@@ -118,6 +118,15 @@ int sessions_insert(store_conn *c, const sotto_session *in, char out_id[SOTTO_ID
 /* Read columns first..first+13 into m (owning its strings; cleared on failure). */
 int store_read_message(sqlite3_stmt *s, int first, sotto_message *m);
 
+/* Fill one element (zeroed) from the current row; on failure leave nothing to free. */
+typedef int (*store_read_fn)(sqlite3_stmt *s, void *elem);
+/* Step s to the end (or to limit rows; 0 = no limit) reading each row with read into a
+ * growing array of elem_size elements. *out / *n get the array (NULL when no rows) and
+ * the rows read, also on failure: the caller frees those with its list-free function.
+ * what names the list in messages ("jobs"). */
+int store_collect(store_conn *c, sqlite3_stmt *s, size_t limit, size_t elem_size,
+                  store_read_fn read, const char *what, void **out, size_t *n);
+
 /* Jobs: the columns jobs_read expects, and the reader (owning strings; cleared on
  * failure). */
 #define STORE_JOB_COLS                                                                             \

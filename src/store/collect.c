@@ -1,0 +1,49 @@
+/*
+ * collect.c - the one loop that turns the rows of a list query into a caller-owned array
+ * (jobs, sessions, messages, search hits all list this way).
+ *
+ * Owns: stepping the statement, growing the array (doubling, never beyond the query's
+ * limit), and the error for a failed step. Does not: prepare or bind the statement, or
+ * know any row type: a read callback fills one element from the current row.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base_int.h"
+#include "store/store_int.h"
+
+int store_collect(store_conn *c, sqlite3_stmt *s, size_t limit, size_t elem_size,
+                  store_read_fn read, const char *what, void **out, size_t *n)
+{
+    char *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = 0, step;
+    while ((limit == 0 || count < limit) && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            if (limit && ncap > limit)
+                ncap = limit;
+            char *grown = realloc(list, ncap * elem_size);
+            if (!grown) {
+                rc = error_set(SOTTO_ENOMEM, "store: out of memory listing %s", what);
+                break;
+            }
+            list = grown;
+            cap = ncap;
+        }
+        memset(list + count * elem_size, 0, elem_size);
+        rc = read(s, list + count * elem_size);
+        if (rc)
+            break; /* the reader cleaned up its partial element */
+        count++;
+    }
+    if (!rc && (limit == 0 || count < limit) && step != SQLITE_DONE)
+        rc = store_err(c, step, what);
+    if (count == 0) {
+        free(list);
+        list = NULL;
+    }
+    *out = list;
+    *n = count;
+    return rc;
+}
