@@ -2,6 +2,8 @@
  * collect.c - the one loop that turns the rows of a list query into a caller-owned array
  * (jobs, sessions, messages, search hits all list this way).
  *
+ * Also the one-row lookup by (id, user) that every "get" shares.
+ *
  * Owns: stepping the statement, growing the array (doubling, never beyond the query's
  * limit), and the error for a failed step. Does not: prepare or bind the statement, or
  * know any row type: a read callback fills one element from the current row.
@@ -45,5 +47,29 @@ int store_collect(store_conn *c, sqlite3_stmt *s, size_t limit, size_t elem_size
     }
     *out = list;
     *n = count;
+    return rc;
+}
+
+int store_get_by_id(sotto_store *st, const char *sql, const char *id, int64_t user_id,
+                    store_read_fn read, void *out, const char *what)
+{
+    store_conn *c = store_reader(st);
+    if (!c)
+        return SOTTO_EIO;
+    sqlite3_stmt *s = store_stmt(c, sql);
+    int rc = SOTTO_EIO;
+    if (s) {
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 2, user_id);
+        int step = sqlite3_step(s);
+        if (step == SQLITE_ROW)
+            rc = read(s, out);
+        else if (step == SQLITE_DONE)
+            rc = error_set(SOTTO_ENOENT, "store: no %s '%.40s'", what, id);
+        else
+            rc = store_err(c, step, what);
+    }
+    store_stmt_done(c, s);
+    store_reader_done(st, c);
     return rc;
 }

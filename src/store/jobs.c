@@ -150,26 +150,9 @@ int sotto_store_job_get(sotto_store *st, int64_t user_id, const char *id, sotto_
 {
     if (!st || !id || !out)
         return error_set(SOTTO_EINVAL, "store: job_get needs a store, an id and an output");
-    store_conn *c = store_reader(st);
-    if (!c)
-        return SOTTO_EIO;
-    sqlite3_stmt *s = store_stmt(c, "SELECT " STORE_JOB_COLS " FROM jobs "
-                                    "WHERE id = ?1 AND (?2 < 0 OR user_id = ?2)");
-    int rc = SOTTO_EIO;
-    if (s) {
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 2, user_id);
-        int step = sqlite3_step(s);
-        if (step == SQLITE_ROW)
-            rc = jobs_read(s, out);
-        else if (step == SQLITE_DONE)
-            rc = error_set(SOTTO_ENOENT, "store: no job '%.40s'", id);
-        else
-            rc = store_err(c, step, "get job");
-    }
-    store_stmt_done(c, s);
-    store_reader_done(st, c);
-    return rc;
+    return store_get_by_id(
+        st, "SELECT " STORE_JOB_COLS " FROM jobs WHERE id = ?1 AND (?2 < 0 OR user_id = ?2)", id,
+        user_id, jobs_read_row, out, "job");
 }
 
 #define JOB_WHERE " WHERE (?1 < 0 OR user_id = ?1) AND (?2 < 0 OR status = ?2)"
@@ -223,7 +206,8 @@ int sotto_store_job_list(sotto_store *st, int64_t user_id, const sotto_job_filte
         sqlite3_bind_int(s, 2, status);
         sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
         sqlite3_bind_int64(s, 4, (sqlite3_int64)offset);
-        rc = store_collect(c, s, limit, sizeof *list, jobs_read_row, "jobs", (void **)&list, &count);
+        rc =
+            store_collect(c, s, limit, sizeof *list, jobs_read_row, "jobs", (void **)&list, &count);
         store_stmt_done(c, s);
     }
     store_reader_done(st, c);

@@ -95,7 +95,6 @@ void sotto_search_hits_free(sotto_search_hit *hits, size_t n)
     free(hits);
 }
 
-
 /* One search hit: the message, its snippet ("" when FTS gives none) and the bm25 rank. */
 static int read_hit(sqlite3_stmt *s, void *elem)
 {

@@ -135,26 +135,9 @@ int sotto_store_session_get(sotto_store *st, int64_t user_id, const char *id, so
 {
     if (!st || !id || !out)
         return error_set(SOTTO_EINVAL, "store: session_get needs a store, an id and an output");
-    store_conn *c = store_reader(st);
-    if (!c)
-        return SOTTO_EIO;
-    sqlite3_stmt *s = store_stmt(c, "SELECT " SESSION_COLS " FROM sessions "
-                                    "WHERE id = ? AND user_id = ?");
-    int rc = SOTTO_EIO;
-    if (s) {
-        sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 2, user_id);
-        int step = sqlite3_step(s);
-        if (step == SQLITE_ROW)
-            rc = read_session(s, out);
-        else if (step == SQLITE_DONE)
-            rc = error_set(SOTTO_ENOENT, "store: no session '%.40s'", id);
-        else
-            rc = store_err(c, step, "get session");
-    }
-    store_stmt_done(c, s);
-    store_reader_done(st, c);
-    return rc;
+    return store_get_by_id(st,
+                           "SELECT " SESSION_COLS " FROM sessions WHERE id = ?1 AND user_id = ?2",
+                           id, user_id, read_session_row, out, "session");
 }
 
 /* The filter is bound as parameters with "?N IS NULL OR ..." so one static statement

@@ -126,6 +126,10 @@ typedef int (*store_read_fn)(sqlite3_stmt *s, void *elem);
  * what names the list in messages ("jobs"). */
 int store_collect(store_conn *c, sqlite3_stmt *s, size_t limit, size_t elem_size,
                   store_read_fn read, const char *what, void **out, size_t *n);
+/* Run sql (parameters ?1 = id, ?2 = user id) on a reader and read its one row into out;
+ * SOTTO_ENOENT "store: no <what> '<id>'" when there is none. */
+int store_get_by_id(sotto_store *st, const char *sql, const char *id, int64_t user_id,
+                    store_read_fn read, void *out, const char *what);
 
 /* Jobs: the columns jobs_read expects, and the reader (owning strings; cleared on
  * failure). */
