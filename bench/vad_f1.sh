@@ -9,6 +9,6 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build-vad-bench}
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j2 --target test_vad_detector >/dev/null
-for t in f1_noise_table end_latency chunking_saves_calls; do
+for t in f1_noise_table f1_babble_other_seeds end_latency chunking_saves_calls; do
     "$build/test_vad_detector" "$t" | grep '^vad:'
 done

@@ -50,7 +50,8 @@ int sotto_splitter_next(sotto_splitter *sp, const float **pcm, size_t *n, double
  *
  * Each hop (10 or 20 ms of 16 kHz mono) gets a speech score in [0, 1] from four
  * features measured against adaptive noise estimates: band SNR against a per-band noise
- * spectrum, frame energy against a noise floor, spectral flatness and zero-crossing rate
+ * spectrum, frame energy against a noise floor, spectral flatness and zero-crossing rate;
+ * a speech-like (babble) background is scored by its own level-above-floor model instead
  * (docs/vad.md has the formulas and the measured F1). Hysteresis turns scores into
  * segments: a segment opens on a frame >= start_threshold once min_speech_s of frames
  * >= end_threshold follow, and closes after min_silence_s of frames < end_threshold.

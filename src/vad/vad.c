@@ -3,7 +3,9 @@
  *
  * Scores come from vad_features.c, one per hop. A small state machine turns them into
  * speech segments:
- *   idle       -> candidate  on a frame scoring >= start_threshold (the onset);
+ *   idle       -> candidate  on a frame scoring >= start_threshold; the onset is the
+ *                            first of the frames >= end_threshold just before it (at
+ *                            most 0.3 s back);
  *   candidate  -> speech     once min_speech_s of frames score >= end_threshold: the
  *                            speech_start event is queued with t = onset - pad_s;
  *   candidate  -> idle       after min_speech_s of frames below end_threshold (a click);
@@ -25,6 +27,7 @@
 #include "vad/vad_int.h"
 
 #define EVENTS_MAX 65536
+#define BACKTRACK_S 0.3 /* an onset reaches back at most this far over weaker frames */
 
 enum { ST_IDLE, ST_CANDIDATE, ST_SPEECH };
 
@@ -35,6 +38,7 @@ struct sotto_vad {
     int64_t pad;               /* samples */
     int64_t min_speech_frames; /* >= 1 */
     int64_t min_sil_frames;    /* >= 1 */
+    int64_t back_frames;       /* BACKTRACK_S in frames */
 
     float *part; /* (hop) a partial frame not yet scored */
     int part_len;
@@ -44,6 +48,7 @@ struct sotto_vad {
     int finished;
 
     int state;
+    int64_t run;         /* idle: consecutive frames >= end_threshold up to now */
     int64_t onset;       /* candidate: first frame */
     int64_t cand_speech; /* candidate: frames >= end_threshold */
     int64_t cand_sil;    /* candidate: consecutive frames below end_threshold */
@@ -111,6 +116,7 @@ int sotto_vad_new(const sotto_vad_options *opts, sotto_vad **out)
     v->min_sil_frames = (int64_t)lround(o.min_silence_s * 1000.0 / o.frame_ms);
     if (v->min_sil_frames < 1)
         v->min_sil_frames = 1;
+    v->back_frames = (int64_t)lround(BACKTRACK_S * 1000.0 / o.frame_ms);
     v->part = malloc((size_t)v->hop * sizeof *v->part);
     int rc = v->part ? vad_features_init(&v->feat, v->hop) : SOTTO_ENOMEM;
     if (rc != 0) {
@@ -166,6 +172,7 @@ static int close_segment(sotto_vad *v, int64_t limit)
         end = limit;
     v->prev_end = end;
     v->state = ST_IDLE;
+    v->run = 0;
     return push_event(v, SOTTO_VAD_SPEECH_END, end);
 }
 
@@ -176,10 +183,13 @@ static int step(sotto_vad *v, float score)
     int speech = score >= v->o.end_threshold;
     switch (v->state) {
     case ST_IDLE:
+        v->run = speech ? v->run + 1 : 0;
         if (score < v->o.start_threshold)
             return 0;
         v->state = ST_CANDIDATE;
-        v->onset = i;
+        /* the onset is the first of the frames >= end_threshold leading up to this one:
+         * speech rises through the weaker score before it crosses start_threshold */
+        v->onset = i - (v->run - 1 < v->back_frames ? v->run - 1 : v->back_frames);
         v->cand_speech = 0;
         v->cand_sil = 0;
         /* the onset frame counts as speech */
@@ -191,6 +201,7 @@ static int step(sotto_vad *v, float score)
             v->last_speech = i;
         } else if (++v->cand_sil >= v->min_speech_frames) {
             v->state = ST_IDLE;
+            v->run = 0;
             return 0;
         }
         if (v->cand_speech >= v->min_speech_frames) {

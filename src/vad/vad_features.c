@@ -13,6 +13,8 @@
  * The noise estimates follow frames that score as non-speech (time constant 0.2 s), fall
  * quickly to a quieter smoothed band power at any time (so a stream that starts with
  * speech recovers), and creep up at 1 dB/s during speech (so a louder noise is learned).
+ * A background that varies like speech (babble) is scored by vad_babble.c instead: its
+ * logit replaces this one as the background's measured variability rises.
  * The weights were set by hand on synthesized speech in white, pink and babble noise
  * (tests/unit/test_vad_detector.c, docs/vad.md); there is no trained model here.
  */
@@ -91,6 +93,7 @@ int vad_features_init(vad_features *f, int hop)
     }
     f->flat_lo = (int)lround(VAD_BAND_LO_HZ / bin_hz);
     f->flat_hi = (int)lround(FLAT_HI_HZ / bin_hz);
+    vad_babble_init(&f->babble);
     return 0;
 }
 
@@ -182,6 +185,11 @@ float vad_features_frame(vad_features *f, const float *x, int in_speech)
     f->f_zcr = fabs(zcr - f->noise_zcr);
     double z = W0 + W_BAND * f->f_band_snr + W_ENERGY * f->f_energy + W_FLAT * f->f_flat +
                W_ZCR * f->f_zcr;
+    /* a speech-like background: its own logit takes over (vad_babble.c) */
+    double wb = 0.0;
+    double zb = vad_babble_frame(&f->babble, band, e_db, f->hop_s, &wb);
+    f->f_babble_weight = wb;
+    z = (1.0 - wb) * z + wb * zb;
     double score = 1.0 / (1.0 + exp(-z));
 
     /* update the noise estimates */

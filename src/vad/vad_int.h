@@ -1,6 +1,7 @@
 /*
  * vad_int.h - inside the vad module: the per-frame feature extractor and speech score
- * of the detector (vad_features.c), used by its hysteresis and API (vad.c).
+ * of the detector (vad_features.c, with the babble model of vad_babble.c), used by its
+ * hysteresis and API (vad.c).
  */
 #ifndef SOTTO_VAD_INT_H
 #define SOTTO_VAD_INT_H
@@ -8,6 +9,25 @@
 #include "dsp/dsp.h"
 
 #define VAD_BANDS 16 /* mel-spaced bands between VAD_BAND_LO_HZ and VAD_BAND_HI_HZ */
+
+/* The background-variability model (vad_babble.c): low quantiles of each band's level and
+ * of the frame energy, how deep the signal dips below them (the variability of the
+ * background), and a level-above-quantile score for speech-like (babble) backgrounds. */
+typedef struct vad_babble {
+    long long frames;         /* frames seen */
+    double q_band[VAD_BANDS]; /* 20th percentile of each band's level, dB */
+    double q_energy;          /* 20th percentile of the frame energy, dB */
+    double var_db;            /* mean depth of the dips below q_band, dB (4 s average) */
+    double level;             /* smoothed level above the floors, dB */
+    double level_hi;          /* 80th percentile of that level */
+} vad_babble;
+
+void vad_babble_init(vad_babble *m);
+/* Update the model with one frame (band[] power, e_db energy in dB; hop_s seconds) and
+ * return its speech logit for a variable background; *weight in [0, 1] is how much that
+ * logit should count (0 for stationary noise, 1 for babble). */
+double vad_babble_frame(vad_babble *m, const double *band, double e_db, double hop_s,
+                        double *weight);
 
 typedef struct vad_features {
     int hop; /* samples per frame (160 or 320) */
@@ -30,9 +50,10 @@ typedef struct vad_features {
     double noise_flat_db;          /* spectral flatness of the noise, dB (<= 0) */
     double noise_zcr;              /* zero crossings per sample of the noise */
     float prev_sample;             /* for zero crossings across frame boundaries */
+    vad_babble babble;             /* the variable-background path */
 
     /* the latest frame, for tests and docs */
-    double f_band_snr, f_energy, f_flat, f_zcr;
+    double f_band_snr, f_energy, f_flat, f_zcr, f_babble_weight;
 } vad_features;
 
 /* hop is 160 or 320. Returns 0 or SOTTO_ENOMEM. */

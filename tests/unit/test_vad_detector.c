@@ -379,8 +379,9 @@ TEST(block_size_invariant)
 }
 
 /* The F1 table: 20 utterances (4 voices) with 0.5-3 s gaps in white, pink and babble
- * noise at 20, 10 and 5 dB SNR, for both hops. Asserted: F1 >= 0.95 at 20 dB and >= 0.90
- * at 10 dB with the default options; 5 dB and the 20 ms hop are reported. */
+ * noise at 20, 10 and 5 dB SNR, for both hops. Asserted on the detection (pad_s = 0), for
+ * all three noises: F1 >= 0.95 at 20 dB and >= 0.90 at 10 dB. 5 dB, the default padding
+ * and the 20 ms hop are reported. */
 TEST(f1_noise_table)
 {
     corpus c;
@@ -416,9 +417,8 @@ TEST(f1_noise_table)
                     cpu += r.cpu_s;
                     audio += (double)c.n / SR;
                 }
-                /* babble is a known gap (docs/vad.md): only a regression floor for it */
-                double need = kind == NOISE_BABBLE ? (k < 2 ? 0.70 : 0.0)
-                                                   : (k == 0 ? 0.95 : k == 1 ? 0.90 : 0.0);
+                /* the targets, for every noise type */
+                double need = k == 0 ? 0.95 : k == 1 ? 0.90 : 0.0;
                 if (cfg == 1 && f1 < need) {
                     fprintf(stderr, "F1 %.3f below %.2f (%s, %g dB)\n", f1, need,
                             NOISE_NAME[kind], snrs[k]);
@@ -428,8 +428,41 @@ TEST(f1_noise_table)
         }
         free(noise);
     }
-    printf("vad: cost %.0f ms CPU per hour of audio (10 ms hop, this build)\n",
-           cpu / audio * 3600.0 * 1000.0);
+    printf("vad: cost %.0f ms CPU per hour of audio = %.1f us per 10 ms hop (this build)\n",
+           cpu / audio * 3600.0 * 1000.0, cpu / audio * 0.010 * 1e6);
+    ASSERT_TRUE(!failed);
+    corpus_free(&c);
+}
+
+/* The babble result is not one lucky mix: six other babble streams (other start points
+ * and sentence orders of the same 5 voices) meet the same targets at pad_s = 0. */
+TEST(f1_babble_other_seeds)
+{
+    corpus c;
+    corpus_build(&c, N_UTT, 0.5, 3.0, 42);
+    sotto_vad_options o;
+    sotto_vad_options_init(&o);
+    o.pad_s = 0.0f;
+    int failed = 0;
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        float *noise = noise_make(NOISE_BABBLE, c.n, seed);
+        for (int k = 0; k < 2; k++) {
+            double snr = k == 0 ? 20.0 : 10.0, need = k == 0 ? 0.95 : 0.90;
+            corpus_mix(&c, noise, snr);
+            run_result r;
+            vad_run(c.mix, c.n, 640, &o, &r);
+            double p, rc, f1 = frame_f1(&c, &r, &p, &rc);
+            printf("vad: babble seed %d snr=%2.0f dB pad=0.0 s  F1=%.3f  precision=%.3f  "
+                   "recall=%.3f\n",
+                   (int)seed, snr, f1, p, rc);
+            if (f1 < need) {
+                fprintf(stderr, "F1 %.3f below %.2f (babble seed %d, %g dB)\n", f1, need,
+                        (int)seed, snr);
+                failed = 1;
+            }
+        }
+        free(noise);
+    }
     ASSERT_TRUE(!failed);
     corpus_free(&c);
 }
