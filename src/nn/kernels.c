@@ -1,6 +1,7 @@
 /*
  * kernels.c - the matmul driver (threads, fused post ops) and the element-wise kernels:
- * the scalar reference matmul over every weight type, layer norm, GELU, softmax, exp, add.
+ * the scalar reference matmul over every weight type, layer norm, GELU, softmax, exp, add
+ * (softmax dispatches to kernels_avx512.c under the AVX-512 kernel set).
  *
  * The reference matmul favours clarity: it widens one weight row at a time into a stack
  * buffer and dots it against every input row (the weights are read once per call,
@@ -207,7 +208,7 @@ void nn_gelu(float *x, size_t n)
     }
 }
 
-void nn_softmax(float *x, size_t n)
+void nn_softmax_ref(float *x, size_t n)
 {
     if (n == 0)
         return;
@@ -234,6 +235,16 @@ void nn_softmax(float *x, size_t n)
     float inv = (float)(1.0 / sum);
     for (i = 0; i < n; i++)
         x[i] *= inv;
+}
+
+/* The AVX-512 version when that kernel set is in use (it is chosen only on CPUs that
+ * have it); the reference otherwise (the compiler vectorizes it for the baseline ISA). */
+void nn_softmax(float *x, size_t n)
+{
+    if (strcmp(nn_isa_name(), "avx512") == 0)
+        nn_softmax_avx512(x, n);
+    else
+        nn_softmax_ref(x, n);
 }
 
 void nn_add(float *y, const float *x, size_t n)

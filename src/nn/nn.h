@@ -45,6 +45,13 @@ size_t nn_row_bytes(nn_type t, int64_t n);
 
 uint16_t nn_fp32_to_fp16(float f); /* round to nearest even, like F16C */
 float nn_fp16_to_fp32(uint16_t h);
+/* y[i] = nn_fp32_to_fp16(x[i]) for i < n, on the kernel set in use (kernels_f16.c); the
+ * per-set versions (call only when nn_isa_supported) give bit-identical results. */
+void nn_fp32_to_fp16_row(const float *x, uint16_t *y, size_t n);
+void nn_fp32_to_fp16_row_ref(const float *x, uint16_t *y, size_t n);
+void nn_fp32_to_fp16_row_avx2(const float *x, uint16_t *y, size_t n);
+void nn_fp32_to_fp16_row_avx512(const float *x, uint16_t *y, size_t n);
+void nn_fp32_to_fp16_row_neon(const float *x, uint16_t *y, size_t n);
 
 /* Convert n weights (a multiple of the block length) between float and a type. */
 void nn_dequantize_row(nn_type t, const void *src, float *dst, int64_t n);
@@ -155,6 +162,10 @@ void nn_pool_shutdown(void);
 void nn_layer_norm(float *x, int64_t n_rows, int64_t dim, const float *g, const float *b, float eps);
 void nn_gelu(float *x, size_t n);         /* tanh approximation, as Whisper/ggml use */
 void nn_softmax(float *x, size_t n);      /* numerically stable, in place */
+/* nn_softmax's versions: the reference, and AVX-512 (kernels_avx512.c; call only when
+ * nn_isa_supported("avx512")); nn_softmax picks by the kernel set in use. */
+void nn_softmax_ref(float *x, size_t n);
+void nn_softmax_avx512(float *x, size_t n);
 /* e^x for every element, within 2 ulp of expf (0 below -87.3, clamped above 88.3);
  * written so the compiler vectorizes it (softmax and GELU spend their time here). */
 void nn_exp(const float *x, float *y, size_t n);

@@ -1,6 +1,9 @@
 /*
  * test_nn_simd.c - the ISA matmul kernels (AVX2, AVX-512, NEON) against the scalar
- * reference nn_matmul_range_ref, for every weight type, plus the kernel-set dispatch.
+ * reference nn_matmul_range_ref, for every weight type, plus the kernel-set dispatch;
+ * f16 products of attention shapes (the decoder's f16 cross-attention K/V), and the
+ * f32 -> f16 row conversions (bit-exact against nn_fp32_to_fp16, guard values around),
+ * and the AVX-512 softmax against the reference.
  *
  * A kernel set this CPU lacks is skipped with a note on stdout, not failed.
  * Shapes cover m = 1, 3, 16 (streaming kernels) and 17 .. 100 (blocked GEMM), k up to
@@ -15,6 +18,7 @@
  *    of d_b/2 * sum_{l in b} |w_l| + 1e-5 * mag, a strict bound. Typical error is far
  *    below it; each run prints max|y-ref|/max|ref| (measured: ~2e-3 .. 4e-3).
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +170,191 @@ static void check_isa(const char *isa)
         printf("%s %-5s max|y-ref|/max|ref|: m<=16 %.2e, m>16 %.2e\n", isa,
                nn_type_name(types[t]), worst_small, worst_gemm);
     }
+}
+
+/* Attention-shaped f16 products: the decoder's cross-attention reads K as 1500 rows of
+ * d_head (64) and V^T as d_head rows of 1500, for 1 query row (greedy), 5 (a beam step),
+ * 16 and 64 (a prompt tile, blocked GEMM), with row ranges that split a head. */
+static const shape attn_shapes[] = {
+    {1, 64, 1500, 0, 1500}, {5, 64, 1500, 16, 1493}, {16, 64, 1500, 0, 1500},
+    {64, 64, 1500, 32, 1500}, {1, 1500, 64, 0, 64}, {5, 1500, 64, 16, 48},
+    {64, 1500, 64, 0, 64}, {1, 80, 1500, 0, 1500}, {3, 1500, 80, 7, 80},
+};
+
+static void check_attention_f16(const char *isa)
+{
+    if (!nn_isa_supported(isa)) {
+        printf("note: kernel set %s is not supported on this machine: skipped\n", isa);
+        return;
+    }
+    const char *saved = nn_isa_name();
+    ASSERT_OK(nn_isa_set(isa));
+    double worst = 0;
+    for (size_t i = 0; i < sizeof attn_shapes / sizeof attn_shapes[0]; i++) {
+        double e = check_one(NN_F16, attn_shapes[i], 0, 0);
+        worst = e > worst ? e : worst;
+    }
+    printf("%s f16 attention shapes max|y-ref|/max|ref|: %.2e\n", isa, worst);
+    ASSERT_OK(nn_isa_set(saved));
+}
+
+TEST(attention_f16_matches_reference)
+{
+    check_attention_f16("scalar");
+    check_attention_f16("avx2");
+    check_attention_f16("avx512");
+    check_attention_f16("neon");
+}
+
+/* Values that exercise every rounding case of f32 -> f16: zeros, subnormal results
+ * (including the smallest and halfway ones), ties to even, the largest finite half and
+ * the first values that round to infinity, infinities, NaNs, then random values over a
+ * wide exponent range. */
+static void fp16_inputs(float *x, size_t n)
+{
+    static const uint32_t special[] = {
+        0x00000000u, 0x80000000u, 0x33800000u, 0x33000000u, 0x33000001u, 0x387fc000u,
+        0x38800000u, 0x3f800000u, 0x3f801000u, 0x3f803000u, 0x3f801001u, 0x477fe000u,
+        0x477fefffu, 0x477ff000u, 0x47800000u, 0x7f7fffffu, 0x7f800000u, 0xff800000u,
+        0x7fc00000u, 0xffc12345u, 0x7f800001u, 0x00000001u, 0xb3800000u, 0xc77ff000u};
+    const size_t ns = sizeof special / sizeof special[0];
+    for (size_t i = 0; i < n; i++) {
+        if (i < ns) {
+            memcpy(&x[i], &special[i], 4);
+        } else {
+            double mag = ldexp(1.0, (int)(urand() * 44) - 28); /* 2^-28 .. 2^15 */
+            x[i] = (float)((urand() - 0.5) * 2.0 * mag);
+        }
+    }
+}
+
+typedef void (*to_f16_fn)(const float *, uint16_t *, size_t);
+
+static void check_fp16_row(const char *isa, to_f16_fn fn)
+{
+    if (!nn_isa_supported(isa)) {
+        printf("note: kernel set %s is not supported on this machine: skipped\n", isa);
+        return;
+    }
+    enum { N = 1037, G = 8 };
+    const uint16_t guard = 0xbeef;
+    float *src = malloc(sizeof(float) * (N + 3));
+    uint16_t *got = malloc(sizeof(uint16_t) * (N + 2 * G)), want[N];
+    ASSERT_TRUE(src && got);
+    const size_t lens[] = {0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 47, 100, N};
+    for (int off = 0; off < 3; off++) { /* unaligned source rows too */
+        float *x = src + off;
+        fp16_inputs(x, N);
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t n = lens[li];
+            for (size_t i = 0; i < N + 2 * G; i++)
+                got[i] = guard;
+            fn(x, got + G, n);
+            for (size_t i = 0; i < n; i++)
+                want[i] = nn_fp32_to_fp16(x[i]);
+            for (size_t i = 0; i < n; i++) {
+                uint32_t bits;
+                memcpy(&bits, &x[i], 4);
+                if (got[G + i] != want[i])
+                    CHECK_FAIL("%s: fp16 of %a (bits %08x) is %04x, reference %04x (n %zu)", isa,
+                               (double)x[i], (unsigned)bits, got[G + i], want[i], n);
+            }
+            for (size_t i = 0; i < G; i++)
+                ASSERT_TRUE(got[i] == guard);
+            for (size_t i = G + n; i < N + 2 * G; i++)
+                ASSERT_TRUE(got[i] == guard);
+        }
+    }
+    /* the dispatching entry point follows the kernel set */
+    const char *saved = nn_isa_name();
+    ASSERT_OK(nn_isa_set(isa));
+    nn_fp32_to_fp16_row(src, got, N);
+    for (size_t i = 0; i < N; i++)
+        ASSERT_TRUE(got[i] == nn_fp32_to_fp16(src[i]));
+    ASSERT_OK(nn_isa_set(saved));
+    free(src);
+    free(got);
+}
+
+TEST(fp16_row_matches_reference)
+{
+    /* the reference itself: a few values whose halves are known */
+    ASSERT_EQ(nn_fp32_to_fp16(1.0f), 0x3c00);
+    ASSERT_EQ(nn_fp32_to_fp16(65504.0f), 0x7bff);
+    ASSERT_EQ(nn_fp32_to_fp16(65520.0f), 0x7c00);          /* rounds up to infinity */
+    ASSERT_EQ(nn_fp32_to_fp16(1.0f + 0x1p-11f), 0x3c00);   /* tie: to even */
+    ASSERT_EQ(nn_fp32_to_fp16(1.0f + 0x3p-11f), 0x3c02);   /* tie: to even (up) */
+    ASSERT_EQ(nn_fp32_to_fp16(0x1p-24f), 0x0001);          /* smallest subnormal */
+    ASSERT_EQ(nn_fp32_to_fp16(0x1p-25f), 0x0000);          /* tie below it: to zero */
+    check_fp16_row("scalar", nn_fp32_to_fp16_row_ref);
+    check_fp16_row("avx2", nn_fp32_to_fp16_row_avx2);
+    check_fp16_row("avx512", nn_fp32_to_fp16_row_avx512);
+    check_fp16_row("neon", nn_fp32_to_fp16_row_neon);
+}
+
+/* nn_softmax_avx512 against nn_softmax_ref: row lengths around the vector width and the
+ * decoder's (448, 1500), scores of several spreads, rows with -inf entries (masked) and
+ * an all -inf row (zeros); guard values around the row. Bound per element:
+ * |got - ref| <= 2e-6 * ref + 1e-37 (same polynomial; FMA and summation order only). */
+TEST(softmax_avx512_matches_reference)
+{
+    if (!nn_isa_supported("avx512")) {
+        printf("note: kernel set avx512 is not supported on this machine: skipped\n");
+        return;
+    }
+    enum { MAXN = 1501, G = 16 };
+    const size_t lens[] = {0, 1, 2, 5, 15, 16, 17, 31, 32, 33, 100, 448, 1500, MAXN};
+    const double spreads[] = {0.1, 3.0, 40.0};
+    float *a = malloc(sizeof(float) * (MAXN + 2 * G)), *r = malloc(sizeof(float) * MAXN);
+    ASSERT_TRUE(a && r);
+    double worst = 0;
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        for (size_t si = 0; si < 4; si++) {
+            const size_t n = lens[li];
+            for (size_t i = 0; i < MAXN + 2 * G; i++)
+                a[i] = SENTINEL;
+            for (size_t i = 0; i < n; i++) {
+                if (si == 3) /* everything masked */
+                    a[G + i] = -INFINITY;
+                else
+                    a[G + i] = urand() < 0.05 ? -INFINITY : (float)(grand() * spreads[si]);
+            }
+            memcpy(r, a + G, sizeof(float) * n);
+            nn_softmax_avx512(a + G, n);
+            nn_softmax_ref(r, n);
+            double sum = 0;
+            int all_masked = 1;
+            for (size_t i = 0; i < n; i++) {
+                double d = fabs((double)a[G + i] - r[i]);
+                if (!(d <= 2e-6 * r[i] + 1e-37))
+                    CHECK_FAIL("softmax n=%zu case %zu: [%zu] = %.9g, reference %.9g", n, si, i,
+                               a[G + i], r[i]);
+                worst = r[i] > 0 && d / r[i] > worst ? d / r[i] : worst;
+                sum += a[G + i];
+                all_masked &= r[i] == 0.0f;
+            }
+            if (n > 0 && !all_masked)
+                ASSERT_NEAR(sum, 1.0, 1e-5);
+            if (si == 3)
+                ASSERT_TRUE(all_masked);
+            for (size_t i = 0; i < G; i++) {
+                ASSERT_TRUE(a[i] == SENTINEL);
+                ASSERT_TRUE(a[G + n + i] == SENTINEL);
+            }
+        }
+    }
+    printf("avx512 softmax: max relative difference %.2e\n", worst);
+    /* nn_softmax follows the kernel set */
+    const char *saved = nn_isa_name();
+    for (size_t i = 0; i < 100; i++)
+        a[i] = r[i] = grand();
+    ASSERT_OK(nn_isa_set("avx512"));
+    nn_softmax(a, 100);
+    nn_softmax_avx512(r, 100);
+    ASSERT_TRUE(memcmp(a, r, sizeof(float) * 100) == 0);
+    ASSERT_OK(nn_isa_set(saved));
+    free(a);
+    free(r);
 }
 
 TEST(avx2_matches_reference)

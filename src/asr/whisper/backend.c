@@ -6,12 +6,14 @@
  * option checks that only this backend makes (a model file is required, the language
  * must be one the model knows, beam_size / best_of within what the run state holds).
  * Does not: decode (transcribe.c and decode*.c do) or stream natively: asr.c's generic
- * buffer-and-redecode stream calls transcribe.
+ * buffer-and-redecode stream calls transcribe. The align_att hooks (simul_*) are
+ * simul.c's, over a run state shared by the recognizer's simul objects.
  */
 #include <string.h>
 #include <unistd.h>
 
 #include "asr/asr_int.h"
+#include "asr/whisper/simul.h"
 #include "asr/whisper/transcribe.h"
 #include "base/base_int.h"
 
@@ -20,6 +22,7 @@ typedef struct whisper_backend {
     whisper_tokenizer *tk;
     whisper_runner *run;
     const sotto_asr_options *opts; /* asr.c's copy, valid for the recognizer's life */
+    whisper_simul_run *simul_run;  /* align_att run state shared by all simul objects (simul.c) */
 } whisper_backend;
 
 static void whisper_probe(sotto_asr_backend_info *info)
@@ -34,6 +37,7 @@ static void whisper_destroy(void *state)
     if (!b)
         return;
     whisper_runner_free(b->run);
+    whisper_simul_run_free(b->simul_run);
     whisper_tokenizer_free(b->tk);
     whisper_model_free(b->model);
     free(b);
@@ -83,6 +87,37 @@ static int whisper_backend_transcribe(void *state, const sotto_asr_options *o, c
     return whisper_transcribe(b->run, o, pcm, n, t_offset, out);
 }
 
+/* align_att (simul.c): the simul objects share the recognizer's simul_run, which asr.c's
+ * lock serializes like the transcribe calls. */
+static int whisper_backend_simul_new(void *state, void **simul)
+{
+    whisper_backend *b = state;
+    whisper_simul *s = NULL;
+    int rc = whisper_simul_new(b->model, b->tk, b->opts, n_threads_of(b->opts), &b->simul_run, &s);
+    *simul = s;
+    return rc;
+}
+
+static void whisper_backend_simul_free(void *simul)
+{
+    whisper_simul_free(simul);
+}
+
+static int whisper_backend_simul_update(void *simul, const asr_simul_call *call, asr_simul_out *out)
+{
+    return whisper_simul_update(simul, call, out);
+}
+
+static int whisper_backend_simul_drop(void *simul, size_t n_samples)
+{
+    return whisper_simul_drop(simul, n_samples);
+}
+
+static void whisper_backend_simul_reset(void *simul)
+{
+    whisper_simul_reset(simul);
+}
+
 const asr_backend asr_backend_whisper = {
     .name = "whisper",
     .description = "OpenAI Whisper on sotto's own engine (ggml model files from whisper.cpp)",
@@ -91,4 +126,9 @@ const asr_backend asr_backend_whisper = {
     .destroy = whisper_destroy,
     .transcribe = whisper_backend_transcribe,
     .stream_new = NULL, /* asr.c's generic stream re-decodes the buffered utterance */
+    .simul_new = whisper_backend_simul_new,
+    .simul_free = whisper_backend_simul_free,
+    .simul_update = whisper_backend_simul_update,
+    .simul_drop = whisper_backend_simul_drop,
+    .simul_reset = whisper_backend_simul_reset,
 };

@@ -121,8 +121,10 @@ static void forward_rows(whisper_state *st, const int32_t *tokens, int n, float 
         whisper_ln_rows(st, h, x, n, S, &D->cross_ln_w, &D->cross_ln_b);
         nn_matmul(&D->cross_q_w, whisper_f32(&D->cross_q_b), h, n, q, nt);
         whisper_pack_heads(st->qh, q, n, H, S, 1.0f / sqrtf((float)dh), 0);
-        whisper_attention(st, st->qh, (size_t)n * dh, n, st->cross_k + (size_t)l * S * A,
-                          st->cross_v + (size_t)l * S * A, A, H, S, o,
+        const size_t cross_bytes = (size_t)l * S * A * (st->cross_type == NN_F16 ? 2 : 4);
+        whisper_attention(st, st->qh, (size_t)n * dh, n, st->cross_type,
+                          (const uint8_t *)st->cross_k + cross_bytes,
+                          (const uint8_t *)st->cross_v + cross_bytes, A, H, S, o,
                           attn ? attn + (size_t)l * H * A : NULL, (size_t)hp->n_text_layer * H);
         nn_matmul_post(&D->cross_out_w, whisper_f32(&D->cross_out_b), o, n, h, NN_POST_ADD, x, nt);
 

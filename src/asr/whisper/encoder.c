@@ -4,7 +4,8 @@
  * whisper_encode() runs one 30 s window: conv1 (k 3, pad 1) + GELU, conv2 (k 3, stride 2,
  * pad 1) + GELU, + positional embedding, n_audio_layer pre-LN transformer blocks
  * (x += out(attn(ln(x))); x += fc2(gelu(fc1(ln(x))))), ln_post; then, once per window,
- * every decoder layer's cross-attention K = enc Wk^T and V = enc Wv^T + bv.
+ * every decoder layer's cross-attention K = enc Wk^T and V = enc Wv^T + bv (stored in f16
+ * except for f32 models: see forward_int.h).
  * Matrix products go through nn_matmul (any weight type) on the thread pool, with GELU and
  * the residual adds fused into them; the convolutions are products too, over im2col rows.
  * Attention runs per (head x 64-row tile) work item on the pool, both of its products on
@@ -110,14 +111,17 @@ void whisper_pack_heads(float *dst, const float *src, int n, int n_head, int S, 
 }
 
 typedef struct attn_ctx {
-    const float *qh, *kh, *vth;
+    const float *qh;
+    const uint8_t *kh, *vth; /* elements of kv_type */
+    nn_type kv_type;
+    size_t es;               /* bytes per K/V element */
     size_t qh_head_stride, probs_row_stride;
     float *out, *probs;
     int n, n_kv, n_head, S, n_tiles;
 } attn_ctx;
 
 /* One head x one tile of query rows: scores = Q K^T (tile x n_kv), softmax per row,
- * out = P V, with both products on the matmul kernels (K and V^T as f32 weights). */
+ * out = P V, with both products on the matmul kernels (K and V^T as f32 or f16 weights). */
 static void attn_item(void *ctx, int item, float *scratch)
 {
     const attn_ctx *a = ctx;
@@ -125,12 +129,13 @@ static void attn_item(void *ctx, int item, float *scratch)
     const int r0 = (item % a->n_tiles) * WHISPER_ATTN_TILE;
     const int rb = a->n - r0 < WHISPER_ATTN_TILE ? a->n - r0 : WHISPER_ATTN_TILE;
     float *scores = scratch, *otile = scratch + (size_t)WHISPER_ATTN_TILE * a->n_kv;
-    const nn_tensor kt = {.name = "attn.k", .type = NN_F32, .n_dims = 2,
-                          .ne = {dh, a->n_kv, 1, 1}, .data = a->kh + (size_t)hd * a->n_kv * dh,
-                          .nbytes = sizeof(float) * (size_t)a->n_kv * dh};
-    const nn_tensor vt = {.name = "attn.vt", .type = NN_F32, .n_dims = 2,
-                          .ne = {a->n_kv, dh, 1, 1}, .data = a->vth + (size_t)hd * dh * a->n_kv,
-                          .nbytes = sizeof(float) * (size_t)a->n_kv * dh};
+    const size_t head_bytes = a->es * (size_t)a->n_kv * dh;
+    const nn_tensor kt = {.name = "attn.k", .type = a->kv_type, .n_dims = 2,
+                          .ne = {dh, a->n_kv, 1, 1}, .data = a->kh + (size_t)hd * head_bytes,
+                          .nbytes = head_bytes};
+    const nn_tensor vt = {.name = "attn.vt", .type = a->kv_type, .n_dims = 2,
+                          .ne = {a->n_kv, dh, 1, 1}, .data = a->vth + (size_t)hd * head_bytes,
+                          .nbytes = head_bytes};
     const float *q = a->qh + hd * a->qh_head_stride + (size_t)r0 * dh;
     nn_matmul_range(&kt, NULL, q, rb, scores, 0, a->n_kv);
     for (int i = 0; i < rb; i++) {
@@ -147,11 +152,13 @@ static void attn_item(void *ctx, int item, float *scratch)
 }
 
 void whisper_attention(whisper_state *st, const float *qh, size_t qh_head_stride, int n,
-                       const float *kh, const float *vth, int n_kv, int n_head, int S, float *out,
-                       float *probs, size_t probs_row_stride)
+                       nn_type kv_type, const void *kh, const void *vth, int n_kv, int n_head,
+                       int S, float *out, float *probs, size_t probs_row_stride)
 {
-    SOTTO_ASSERT(n_kv <= st->max_kv);
-    attn_ctx a = {.qh = qh, .kh = kh, .vth = vth, .qh_head_stride = qh_head_stride,
+    SOTTO_ASSERT(n_kv <= st->max_kv && (kv_type == NN_F32 || kv_type == NN_F16));
+    attn_ctx a = {.qh = qh, .kh = kh, .vth = vth, .kv_type = kv_type,
+                  .es = kv_type == NN_F16 ? sizeof(uint16_t) : sizeof(float),
+                  .qh_head_stride = qh_head_stride,
                   .probs_row_stride = probs_row_stride, .out = out, .probs = probs, .n = n,
                   .n_kv = n_kv, .n_head = n_head, .S = S,
                   .n_tiles = (n + WHISPER_ATTN_TILE - 1) / WHISPER_ATTN_TILE};
@@ -193,12 +200,31 @@ static void encoder_block(whisper_state *st, const whisper_enc_layer *L, int n)
     whisper_pack_heads(st->qh, st->q, n, H, S, scale, 0);
     whisper_pack_heads(st->kh, st->k, n, H, S, 1.0f, 0);
     whisper_pack_heads(st->vth, st->v, n, H, S, 1.0f, 1);
-    whisper_attention(st, st->qh, (size_t)n * (S / H), n, st->kh, st->vth, n, H, S, st->o, NULL, 0);
+    whisper_attention(st, st->qh, (size_t)n * (S / H), n, NN_F32, st->kh, st->vth, n, H, S, st->o,
+                      NULL, 0);
     nn_matmul_post(&L->attn_out_w, whisper_f32(&L->attn_out_b), st->o, n, st->h, NN_POST_ADD, st->x, nt);
 
     whisper_ln_rows(st, st->h, st->x, n, S, &L->mlp_ln_w, &L->mlp_ln_b);
     nn_matmul_post(&L->mlp0_w, whisper_f32(&L->mlp0_b), st->h, n, st->f, NN_POST_GELU, NULL, nt);
     nn_matmul_post(&L->mlp2_w, whisper_f32(&L->mlp2_b), st->f, n, st->h, NN_POST_ADD, st->x, nt);
+}
+
+/* Layer l's cross K (or V, transposed) from the (A, S) projection src, packed per head
+ * into the state's cross buffer in its element type (packed in f32 scratch first, then
+ * narrowed in one vectorized pass when f16). */
+static void store_cross(whisper_state *st, int l, const float *src, int transpose)
+{
+    const whisper_hparams *hp = &st->m->hp;
+    const size_t n = (size_t)hp->n_audio_state * (size_t)hp->n_audio_ctx;
+    void *base = transpose ? st->cross_v : st->cross_k;
+    if (st->cross_type == NN_F32) {
+        whisper_pack_heads((float *)base + (size_t)l * n, src, hp->n_audio_ctx, hp->n_text_head,
+                           hp->n_audio_state, 1.0f, transpose);
+        return;
+    }
+    whisper_pack_heads(st->kh, src, hp->n_audio_ctx, hp->n_text_head, hp->n_audio_state, 1.0f,
+                       transpose);
+    nn_fp32_to_fp16_row(st->kh, (uint16_t *)base + (size_t)l * n, n);
 }
 
 int whisper_encode(whisper_state *st, const float *mel)
@@ -248,8 +274,8 @@ int whisper_encode(whisper_state *st, const float *mel)
             {&D->cross_k_w, NULL, st->enc_out, A, st->k, NN_POST_NONE, NULL},
             {&D->cross_v_w, whisper_f32(&D->cross_v_b), st->enc_out, A, st->v, NN_POST_NONE, NULL}};
         nn_matmul_multi(kv, 2, nt);
-        whisper_pack_heads(st->cross_k + (size_t)l * S * A, st->k, A, hp->n_text_head, S, 1.0f, 0);
-        whisper_pack_heads(st->cross_v + (size_t)l * S * A, st->v, A, hp->n_text_head, S, 1.0f, 1);
+        store_cross(st, l, st->k, 0);
+        store_cross(st, l, st->v, 1);
     }
     st->encoded = 1;
     return 0;

@@ -26,10 +26,14 @@ struct whisper_state {
 
     float *enc_out;         /* (A, S) encoder output after ln_post */
     /* Cross-attention K/V per decoder layer, head-major so that one head's keys are the
-     * rows of an f32 [d_head, A] matrix and its values (transposed) those of [A, d_head]:
-     * attention is then two nn_matmul_range calls per head (the SIMD kernels). */
-    float *cross_k;         /* (n_text_layer, H, A, d_head) enc @ Wk^T */
-    float *cross_v;         /* (n_text_layer, H, d_head, A) (enc @ Wv^T + bv)^T per head */
+     * rows of a [d_head, A] matrix and its values (transposed) those of [A, d_head]:
+     * attention is then two nn_matmul_range calls per head (the SIMD kernels).
+     * Elements of cross_type: f16 (half the bytes every decoded token reads; the f16
+     * matmul kernels widen them exactly) except for f32 models, whose users chose
+     * full precision. Rows of whisper_attention's f32 operands otherwise. */
+    nn_type cross_type;     /* NN_F16 or NN_F32 */
+    void *cross_k;          /* (n_text_layer, H, A, d_head) enc @ Wk^T */
+    void *cross_v;          /* (n_text_layer, H, d_head, A) (enc @ Wv^T + bv)^T per head */
 
     /* scratch, shared by the encoder and the decoder (they never run at once);
      * R = max(A, T) rows */
@@ -58,14 +62,20 @@ struct whisper_kv {
  * Multi-head attention with head-packed operands: for each head hd and query row i < n,
  * out[i, hd*dh .. +dh] = softmax(qh_hd[i] . kh_hd[j], j < n_kv) @ v, where
  * qh_hd = qh + hd * qh_head_stride is (n, dh) already scaled by 1/sqrt(dh),
- * kh_hd = kh + hd * n_kv * dh is (n_kv, dh) and vth_hd = vth + hd * dh * n_kv is (dh, n_kv).
+ * kh_hd = kh + hd * n_kv * dh is (n_kv, dh) and vth_hd = vth + hd * dh * n_kv is (dh, n_kv),
+ * both with elements of kv_type (NN_F32 or NN_F16).
  * out has row stride S = n_head * dh. If probs is not NULL the softmax row of (i, hd) is
  * stored at probs + (i * probs_row_stride + hd) * n_kv. Work items (head x 64-row tile)
  * are spread over st->n_threads; each thread's scores never exceed one tile.
  */
 void whisper_attention(whisper_state *st, const float *qh, size_t qh_head_stride, int n,
-                       const float *kh, const float *vth, int n_kv, int n_head, int S, float *out,
-                       float *probs, size_t probs_row_stride);
+                       nn_type kv_type, const void *kh, const void *vth, int n_kv, int n_head,
+                       int S, float *out, float *probs, size_t probs_row_stride);
+
+/* Switch the element type of the cross-attention K/V (NN_F32 or NN_F16; tests and
+ * benchmarks compare the two). Reallocates them and forgets the encoded window (call
+ * whisper_encode again). 0, SOTTO_EINVAL, or SOTTO_ENOMEM (the old buffers stay). */
+int whisper_state_set_cross_type(whisper_state *st, nn_type t);
 
 /* Pack src (n, S) rows into head-major (H, n, dh) times scale (Q and K), or, when
  * transpose is set, into (H, dh, n) (V^T). */

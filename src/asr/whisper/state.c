@@ -84,6 +84,11 @@ static float *falloc(size_t n, int *failed)
     return p;
 }
 
+static size_t cross_elem_bytes(nn_type t)
+{
+    return t == NN_F16 ? sizeof(uint16_t) : sizeof(float);
+}
+
 int whisper_state_new(const whisper_model *m, int n_threads, whisper_state **out)
 {
     if (!out)
@@ -109,8 +114,11 @@ int whisper_state_new(const whisper_model *m, int n_threads, whisper_state **out
     const size_t cols = F * 3 * C > A * 3 * S ? F * 3 * C : A * 3 * S;
     int failed = 0;
     st->enc_out = falloc(A * S, &failed);
-    st->cross_k = falloc(L * A * S, &failed);
-    st->cross_v = falloc(L * A * S, &failed);
+    st->cross_type = m->wtype == NN_F32 ? NN_F32 : NN_F16;
+    st->cross_k = calloc(L * A * S, cross_elem_bytes(st->cross_type));
+    st->cross_v = calloc(L * A * S, cross_elem_bytes(st->cross_type));
+    if (!st->cross_k || !st->cross_v)
+        failed = 1;
     st->x = falloc(R * S, &failed);
     st->h = falloc(R * S, &failed);
     st->q = falloc(R * S, &failed);
@@ -134,6 +142,27 @@ int whisper_state_new(const whisper_model *m, int n_threads, whisper_state **out
         return error_set(SOTTO_ENOMEM, "whisper_state_new: out of memory for run buffers");
     }
     *out = st;
+    return 0;
+}
+
+int whisper_state_set_cross_type(whisper_state *st, nn_type t)
+{
+    if (!st || (t != NN_F32 && t != NN_F16))
+        return error_set(SOTTO_EINVAL, "whisper_state_set_cross_type: no state, or not f32/f16");
+    const whisper_hparams *hp = &st->m->hp;
+    size_t n = (size_t)hp->n_text_layer * (size_t)hp->n_audio_ctx * (size_t)hp->n_audio_state;
+    void *k = calloc(n, cross_elem_bytes(t)), *v = calloc(n, cross_elem_bytes(t));
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return error_set(SOTTO_ENOMEM, "whisper_state_set_cross_type: out of memory");
+    }
+    free(st->cross_k);
+    free(st->cross_v);
+    st->cross_k = k;
+    st->cross_v = v;
+    st->cross_type = t;
+    st->encoded = 0;
     return 0;
 }
 
