@@ -33,6 +33,9 @@ typedef struct sotto_server_limits {
     size_t max_queue;          /* PENDING jobs before 429/503 (default 100) */
     double sync_timeout_s;     /* how long a synchronous transcription waits (default 600) */
     size_t max_json_bytes;     /* JSON request bodies (default 1 MiB) */
+    int max_streams;           /* live WebSocket streams (/v1/listen); 0 = automatic, the
+                                  default: http_threads - 4 (half of them up to 8 threads),
+                                  which is also the most that is honoured */
 } sotto_server_limits;
 
 typedef struct sotto_server_options {
@@ -53,12 +56,14 @@ void sotto_server_options_free(sotto_server_options *o);
 
 /* Read a JSON config file into o (keys: listen, data_dir, model, auth, http_threads,
  * workers, log_requests, limits{max_upload_mb, rate_per_s, rate_burst, max_conns_per_ip,
- * max_queue, sync_timeout_s, max_json_kb}). Unknown keys and wrong types are errors that
- * name the key: SOTTO_EINVAL / SOTTO_EFORMAT with the message in sotto_last_error(). */
+ * max_queue, sync_timeout_s, max_json_kb, max_streams}). Unknown keys and wrong types are
+ * errors that name the key: SOTTO_EINVAL / SOTTO_EFORMAT with the message in
+ * sotto_last_error(). */
 int sotto_server_config_load(sotto_server_options *o, const char *path);
 /* Apply SOTTO_LISTEN, SOTTO_DATA, SOTTO_MODEL, SOTTO_AUTH (on|off), SOTTO_WORKERS,
  * SOTTO_MAX_UPLOAD_MB, SOTTO_RATE_PER_S, SOTTO_RATE_BURST, SOTTO_MAX_QUEUE,
- * SOTTO_MAX_CONNS_PER_IP. Bad values are SOTTO_EINVAL naming the variable. */
+ * SOTTO_MAX_CONNS_PER_IP, SOTTO_MAX_STREAMS. Bad values are SOTTO_EINVAL naming the
+ * variable. */
 int sotto_server_config_env(sotto_server_options *o);
 
 typedef struct sotto_server sotto_server;

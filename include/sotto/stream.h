@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "sotto/asr.h"
+#include "sotto/buf.h"
 #include "sotto/transcript.h"
 #include "sotto/vad.h"
 
@@ -70,6 +71,11 @@ typedef struct sotto_stream_options {
     const char *prompt;         /* static prompt text; NULL = none */
     int max_context_words;      /* rolling context kept from committed text (default 120,
                                    which stays under Whisper's 223-token prompt limit) */
+    int early_commit;           /* native: commit words mid-utterance when two successive
+                                   first-pass hypotheses agree (final-word latency ~0.7 s
+                                   instead of ~1.9 s, but about +4 WER points with
+                                   PocketSphinx, whose second pass fixes words only at the
+                                   utterance end); default 0 */
     float max_backlog_s;        /* threaded: audio waiting beyond this marks the stream as
                                    degraded (updates grow; default 4) */
 } sotto_stream_options;
@@ -133,6 +139,14 @@ int sotto_stream_finish(sotto_stream *s);
 
 /* A snapshot of the figures (safe from any thread). */
 void sotto_stream_get_stats(sotto_stream *s, sotto_stream_stats *out);
+
+/* The policy the stream runs (auto resolved to native, local_agreement or align_att). */
+sotto_stream_policy sotto_stream_policy_of(const sotto_stream *s);
+
+/* Append ev as one JSON object (no newline) as the server and `sotto listen --json` send
+ * it; times shifted by offset_s. SOTTO_EINVAL for an unknown event type (or stats without
+ * figures), SOTTO_ENOMEM when out's cap is reached. The caller owns and frees out. */
+int sotto_stream_event_json(const sotto_stream_event *ev, double offset_s, sotto_buf *out);
 
 /* Stops the worker (without finishing: call finish first to keep the tail) and frees.
  * NULL is a no-op. */

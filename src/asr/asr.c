@@ -440,3 +440,19 @@ int sotto_asr_stream_take_finals(sotto_asr_stream *s, sotto_transcript *out)
         return s->asr->backend->stream_take_finals(s->native, out);
     return sotto_transcript_take(out, &s->finals);
 }
+
+int asr_stream_partial_words_supported(const sotto_asr *asr)
+{
+    return asr && asr->backend->stream_new && asr->backend->stream_partial_words;
+}
+
+int asr_stream_partial_words(sotto_asr_stream *s, sotto_transcript *out)
+{
+    if (!s || !out)
+        return error_set(SOTTO_EINVAL, "asr_stream_partial_words: %s is NULL",
+                         !s ? "stream" : "out");
+    if (!s->native || !s->asr->backend->stream_partial_words)
+        return error_set(SOTTO_ENOTSUP, "the %s recognizer gives no words mid-utterance",
+                         s->asr->backend->name);
+    return s->asr->backend->stream_partial_words(s->native, out);
+}

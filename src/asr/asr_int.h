@@ -68,6 +68,11 @@ typedef struct asr_backend {
     int (*simul_update)(void *simul, const struct asr_simul_call *call, struct asr_simul_out *out);
     int (*simul_drop)(void *simul, size_t n_samples);
     void (*simul_reset)(void *simul);
+    /* Optional (NULL: not supported): the native stream's current best hypothesis during
+     * an utterance as one segment with words (absolute times, the stream's sample count
+     * as clock), appended to out (nothing when there is no word yet). Mid-utterance
+     * hypotheses may change; they are not finals and are not removed from the stream. */
+    int (*stream_partial_words)(void *stream, sotto_transcript *out);
 } asr_backend;
 
 extern const asr_backend asr_backend_sphinx;
@@ -80,6 +85,13 @@ const sotto_asr_options *asr_options(const sotto_asr *asr);
  * flush = transcribe it once more as final). sotto_asr_stream_new() uses it for backends
  * without stream_new; exposed so tests can drive it with any backend. */
 int asr_stream_new_generic(sotto_asr *asr, sotto_asr_stream **out);
+
+/* The backend's stream_partial_words on a native stream (see asr_backend): SOTTO_EINVAL
+ * for NULL arguments, SOTTO_ENOTSUP naming the backend when it (or the generic stream)
+ * cannot give words mid-utterance. out is appended to (the caller owns and frees it). */
+int asr_stream_partial_words(sotto_asr_stream *s, sotto_transcript *out);
+/* 1 when sotto_asr_stream_new(asr) gives a stream that asr_stream_partial_words serves. */
+int asr_stream_partial_words_supported(const sotto_asr *asr);
 
 /* sotto_asr_simul: wrappers over the backend's simul_* (SOTTO_EINVAL naming the backend
  * when it has none). Calls on one recognizer are serialized with its transcribe calls. */

@@ -25,6 +25,7 @@ int cmd_model(int argc, char **argv);
 int cmd_serve(int argc, char **argv); /* cmd_serve.c */
 int cmd_user(int argc, char **argv);  /* cmd_admin.c */
 int cmd_key(int argc, char **argv);   /* cmd_admin.c */
+int cmd_listen(int argc, char **argv); /* cmd_listen.c */
 
 /* Print "sotto: error: <msg>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -13,6 +13,7 @@ static const char help_overview[] =
     "\n"
     "commands:\n"
     "  transcribe   transcribe audio files to txt, json, srt, vtt or tsv\n"
+    "  listen       live captions from a microphone, a growing recording or a file\n"
     "  models       list the recognizers built in and whether they can run here\n"
     "  model        create, inspect and quantize Whisper model files\n"
     "  wer          word error rate between a reference and a hypothesis text\n"
@@ -66,6 +67,64 @@ static const char help_transcribe[] =
     "  sotto transcribe -f srt,vtt -o subs/ talk.m4a\n"
     "  sotto transcribe -f json --word-timestamps interview.wav > interview.json\n"
     "  arecord -f S16_LE -r 16000 | sotto transcribe --raw s16le --rate 16000 --channels 1 -\n";
+
+static const char help_listen[] =
+    "usage: sotto listen [options] FILE\n"
+    "       sotto listen [options] --follow FILE\n"
+    "       sotto listen [options] --mic [--device NAME]\n"
+    "\n"
+    "Live transcription: audio goes through the streaming pipeline (voice activity\n"
+    "detection, then a policy that decides which words are stable) and text comes out as it\n"
+    "is recognized. On a terminal the unstable tail (partial) is shown dimmed in place and\n"
+    "every final segment is printed once as \"[mm:ss.s - mm:ss.s] text\"; finals are never\n"
+    "revised. When stdout is not a terminal only finals are printed. Ctrl-C stops the input,\n"
+    "transcribes what was already heard and exits 0; a second Ctrl-C quits at once.\n"
+    "\n"
+    "source:\n"
+    "  FILE                   any audio file sotto reads ('-' = standard input), as fast as\n"
+    "                         possible\n"
+    "  --realtime             pace FILE like live audio (40 ms pieces on the wall clock): to\n"
+    "                         test latency\n"
+    "  --follow FILE          a recording another program is still writing (WAV, or raw PCM\n"
+    "                         with --raw): waits for it to appear, reads what is appended\n"
+    "  --idle SECONDS         --follow: stop after this long without growth (default 10)\n"
+    "  --mic                  the microphone: PulseAudio (or PipeWire's pulse), else ALSA\n"
+    "  --device NAME          --mic input (default \"default\"); \"pulse:NAME\" or \"alsa:NAME\"\n"
+    "                         to pick the system (list: pactl list sources short; arecord -L)\n"
+    "  --raw s16le|f32le      headerless PCM  --rate N  sample rate  --channels N  channels\n"
+    "\n"
+    "output:\n"
+    "  --json                 one JSON object per line, the events of the server's /v1/listen:\n"
+    "                         speech_start/speech_end {t}, partial {text,start,end}, final\n"
+    "                         {segment_id,text,start,end,words:[{word,start,end,p}],language},\n"
+    "                         stats {audio_s,compute_s,rtf,latency_s,updates,...}\n"
+    "  --stats                print a summary on stderr at the end: audio and compute seconds,\n"
+    "                         RTF, recognizer updates, calls saved by the VAD, latency\n"
+    "                         (--realtime)\n"
+    "  -q, --quiet            no notices\n"
+    "\n"
+    "recognizer and policy:\n"
+    "  -b, --backend NAME     sphinx (embedded default) or whisper (needs -m)\n"
+    "  -m, --model FILE       Whisper ggml model; implies --backend whisper\n"
+    "  -l, --language CODE    language code or auto\n"
+    "  --task transcribe|translate  translate speech to English (Whisper)\n"
+    "  --policy NAME          auto (default: native for sphinx, align_att for whisper),\n"
+    "                         native, local_agreement, align_att\n"
+    "  --domain NAME          built-in terms: medical, legal, technical, business, education\n"
+    "  --terms LIST           your own terms, comma-separated (names, jargon)\n"
+    "  --prompt TEXT          static context kept for the whole stream\n"
+    "  --min-chunk SECONDS    new speech that triggers an update (default: the policy's)\n"
+    "  --no-vad               send silence to the recognizer too (for comparisons)\n"
+    "  --early-commit         native policy: finalize words mid-utterance (about 0.7 s instead\n"
+    "                         of 2 s behind the speaker, at a few more word errors)\n"
+    "  -t, --threads N        compute threads\n"
+    "\n"
+    "examples:\n"
+    "  sotto listen --mic\n"
+    "  sotto listen --realtime --stats talk.wav\n"
+    "  arecord -f S16_LE -r 16000 -c 1 rec.wav &  sotto listen --follow rec.wav\n"
+    "  sotto listen --json -m ggml-base.en.bin --policy local_agreement talk.mp3 | jq .\n"
+    "  sotto listen --follow --raw s16le --rate 48000 --channels 2 --idle 30 capture.pcm\n";
 
 static const char help_models[] =
     "usage: sotto models\n"
@@ -157,6 +216,7 @@ int cli_help(const char *command, FILE *f)
         {"transcribe", help_transcribe}, {"models", help_models}, {"wer", help_wer},
         {"bench", help_bench},           {"model", help_model},
         {"serve", help_serve},           {"user", help_user},   {"key", help_key},
+        {"listen", help_listen},
     };
     if (!command) {
         fputs(help_overview, f);

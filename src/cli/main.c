@@ -5,15 +5,22 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "sotto/sotto.h"
 
+/* First Ctrl-C: commands finish what they hold (a listen transcribes its tail) and exit;
+ * the second stops at once. */
 static void on_sigint(int sig)
 {
     (void)sig;
-    if (cli_interrupted) /* second Ctrl-C: stop now */
-        signal(SIGINT, SIG_DFL);
+    if (cli_interrupted) {
+        static const char msg[] = "\nsotto: interrupted\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(EXIT_INTERRUPTED);
+    }
     cli_interrupted = 1;
 }
 
@@ -26,6 +33,7 @@ int main(int argc, char **argv)
         {"transcribe", cmd_transcribe}, {"models", cmd_models}, {"wer", cmd_wer},
         {"bench", cmd_bench},           {"model", cmd_model},
         {"serve", cmd_serve},           {"user", cmd_user},   {"key", cmd_key},
+        {"listen", cmd_listen},
     };
     if (argc < 2) {
         cli_help(NULL, stderr);
@@ -42,7 +50,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "help")) {
         if (cli_help(argc > 2 ? argv[2] : NULL, stdout) != 0) {
-            cli_error("no help for '%s'; commands: transcribe, models, model, wer, bench, serve, user, key", argv[2]);
+            cli_error("no help for '%s'; commands: transcribe, listen, models, model, wer, bench, serve, user, key", argv[2]);
             return EXIT_USAGE;
         }
         return EXIT_OK;

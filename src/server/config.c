@@ -138,10 +138,15 @@ static int load_limits(sotto_server_options *o, const char *path, const sotto_js
             if ((rc = want_number(path, k, v, 1, 1 << 20, &d)))
                 return rc;
             o->limits.max_json_bytes = (size_t)d * 1024;
+        } else if (!strcmp(k, "max_streams")) {
+            if ((rc = want_number(path, k, v, 0, 100000, &d)))
+                return rc;
+            o->limits.max_streams = (int)d;
         } else {
             return error_set(SOTTO_EINVAL,
                              "config %s: unknown key 'limits.%s' (known: max_upload_mb, rate_per_s, "
-                             "rate_burst, max_conns_per_ip, max_queue, sync_timeout_s, max_json_kb)",
+                             "rate_burst, max_conns_per_ip, max_queue, sync_timeout_s, max_json_kb, "
+                             "max_streams)",
                              path, k);
         }
     }
@@ -260,7 +265,7 @@ int sotto_server_config_env(sotto_server_options *o)
         else
             return error_set(SOTTO_EINVAL, "environment SOTTO_AUTH='%s': expected on or off", s);
     }
-    double d;
+    double d = 0.0;
     if ((rc = env_number("SOTTO_WORKERS", 1, 64, &d)) < 0)
         return rc;
     if (rc)
@@ -285,5 +290,9 @@ int sotto_server_config_env(sotto_server_options *o)
         return rc;
     if (rc)
         o->limits.max_conns_per_ip = (int)d;
+    if ((rc = env_number("SOTTO_MAX_STREAMS", 0, 100000, &d)) < 0)
+        return rc;
+    if (rc)
+        o->limits.max_streams = (int)d;
     return 0;
 }

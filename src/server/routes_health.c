@@ -2,7 +2,8 @@
  * routes_health.c - GET /health (per component, 503 when a required one is down),
  * GET /metrics (Prometheus text format) and GET /v1/models, plus the server's metrics
  * registry: requests by method/route/status, a latency histogram, an RTF histogram.
- * Process RSS and CPU come from /proc and getrusage at scrape time.
+ * Process RSS and CPU come from /proc and getrusage at scrape time; live streams
+ * (/v1/listen) from listen.c's counters.
  */
 #include <stdio.h>
 #include <string.h>
@@ -160,6 +161,17 @@ int route_metrics(srv_req *r)
                      "# TYPE sotto_uptime_seconds gauge\nsotto_uptime_seconds %.1f\n",
                      js.queue_depth, js.running, js.workers_alive, js.audio_s_processed, open, rss,
                      cpu, time_now() - s->t_start);
+    int streams = 0, max_streams = 0;
+    uint64_t started = 0;
+    listen_get_counts(s, &streams, &max_streams, &started);
+    sotto_buf_printf(&b,
+                     "# HELP sotto_listen_streams Live WebSocket streams (/v1/listen) holding a stream slot.\n"
+                     "# TYPE sotto_listen_streams gauge\nsotto_listen_streams %d\n"
+                     "# HELP sotto_listen_streams_limit Stream slots (limits.max_streams as applied).\n"
+                     "# TYPE sotto_listen_streams_limit gauge\nsotto_listen_streams_limit %d\n"
+                     "# HELP sotto_listen_streams_started_total Live streams started since the server started.\n"
+                     "# TYPE sotto_listen_streams_started_total counter\nsotto_listen_streams_started_total %llu\n",
+                     streams, max_streams, (unsigned long long)started);
     int st = b.data ? http_send(r, 200, "text/plain; version=0.0.4", b.data, b.len)
                     : http_error(r, 500, "internal", "out of memory");
     sotto_buf_free(&b);

@@ -74,6 +74,7 @@ static const route routes[] = {
     {"GET", "/v1/sessions/{id}/export", route_session_export, 1},
     {"GET", "/v1/sessions/{id}/stats", route_session_stats, 1},
     {"GET", "/v1/search", route_search, 1},
+    {"GET", "/v1/listen", route_listen, 0}, /* WebSocket upgrades go to listen.c */
     {"POST", "/v1/users", route_user_add, 1},
     {"POST", "/v1/users/{id}/keys", route_key_new, 1},
 };
@@ -443,6 +444,9 @@ static int start_http(sotto_server *s, const char *host, int port)
         return error_set(SOTTO_EIO, "cannot listen on %s: %s", s->listen,
                          etext[0] ? etext : "CivetWeb failed to start");
     mg_set_request_handler(s->ctx, "/", dispatch, s);
+    int rc = listen_start(s);
+    if (rc)
+        return rc;
     struct mg_server_port sp[4];
     int n = mg_get_server_ports(s->ctx, 4, sp);
     s->port = n > 0 ? sp[0].port : port;
@@ -560,6 +564,7 @@ void sotto_server_stop(sotto_server *s)
             usleep(20000);
         mg_stop(s->ctx);
     }
+    listen_stop(s); /* dropped streams save their tails while the store is open */
     if (s->watch_started) {
         pthread_mutex_lock(&s->watch_mu);
         s->watch_stop = 1;

@@ -63,6 +63,8 @@ int limits_enter(srv_limits *l, const char *addr);
 void limits_leave(srv_limits *l, const char *addr);
 
 /* ---- the server ---------------------------------------------------------------------- */
+typedef struct listen_state listen_state; /* listen_int.h: live streams (/v1/listen) */
+
 struct sotto_server {
     sotto_server_options opt; /* strings below are owned copies */
     char *listen, *data_dir, *model;
@@ -87,6 +89,7 @@ struct sotto_server {
     int watch_stop;
     pthread_t watch_thread;
     int watch_started;
+    listen_state *streams;    /* WebSocket streams; NULL until listen_start */
 };
 
 typedef struct srv_req {
@@ -188,6 +191,16 @@ int route_session_stats(srv_req *r);
 int route_search(srv_req *r);
 int route_user_add(srv_req *r);     /* admin */
 int route_key_new(srv_req *r);      /* admin */
+
+/* listen.c: GET /v1/listen (WebSocket). listen_start registers the handler on s->ctx
+ * (and fails on a negative limits.max_streams); listen_stop (after mg_stop) waits until
+ * dropped streams have saved their tails, then frees the shared recognizers.
+ * route_listen answers a plain GET with 426. listen_get_counts gives /metrics the
+ * connections holding a stream slot, the slot limit and the streams started so far. */
+int listen_start(sotto_server *s);
+void listen_stop(sotto_server *s);
+int route_listen(srv_req *r);
+void listen_get_counts(sotto_server *s, int *active, int *max_streams, uint64_t *started);
 
 /* routes_jobs.c, shared with routes_openai.c: submit an upload as a job for r->user
  * (remembers it for metrics). On success the file belongs to the job (u->path becomes

@@ -1,5 +1,6 @@
 /* test_sphinx.c - the PocketSphinx backend on synthesized speech: accuracy, word timing,
- * time offsets, silence, native and generic streaming, errors, and its real-time factor. */
+ * time offsets, silence, native and generic streaming (mid-utterance words too), errors,
+ * and its real-time factor. */
 #include <ctype.h>
 #include <time.h>
 
@@ -405,6 +406,80 @@ TEST(stream_flushes_count_time_from_samples_fed)
     sotto_asr_stream_free(st);
     free(a);
     free(b);
+    sotto_asr_free(asr);
+}
+
+/* Mid-utterance words (the stream policy's early commit reads them): the words of the
+ * current hypothesis, the same as its text, with times inside the audio fed so far and
+ * counted from the stream's first sample; nothing between utterances; the generic stream
+ * cannot give them. */
+TEST(stream_partial_words_follow_the_hypothesis)
+{
+    sotto_asr *asr = new_sphinx(0); /* mid-utterance words do not need word_timestamps */
+    size_t n1 = 0, n = 0;
+    float *a = load_wav("utt_00_kal16.wav", &n1);
+    float *pcm = load_wav("utt_03_kal16.wav", &n);
+    sotto_asr_stream *st = NULL;
+    ASSERT_OK(sotto_asr_stream_new(asr, &st));
+    sotto_transcript t;
+    sotto_transcript_init(&t);
+    ASSERT_OK(asr_stream_partial_words(st, &t)); /* nothing fed */
+    ASSERT_EQ(t.n_segments, 0);
+    /* a first utterance so the second one's times start at n1 samples */
+    ASSERT_OK(sotto_asr_stream_feed(st, a, n1));
+    ASSERT_OK(sotto_asr_stream_flush(st));
+    double t0 = (double)n1 / RATE;
+    int readings = 0, max_words = 0;
+    size_t block = RATE / 4;
+    for (size_t off = 0; off < n; off += block) {
+        size_t m = n - off < block ? n - off : block;
+        ASSERT_OK(sotto_asr_stream_feed(st, pcm + off, m));
+        double fed_end = t0 + (double)(off + m) / RATE;
+        ASSERT_OK(asr_stream_partial_words(st, &t));
+        const char *hyp = NULL;
+        ASSERT_OK(sotto_asr_stream_partial(st, &hyp));
+        if (t.n_segments == 0) {
+            ASSERT_TRUE(hyp[0] == '\0');
+            continue;
+        }
+        ASSERT_EQ(t.n_segments, 1);
+        const sotto_segment *seg = &t.segments[0];
+        ASSERT_STR_EQ(seg->text, hyp);
+        ASSERT_TRUE(seg->n_words > 0);
+        double prev = t0 - 1e-9;
+        for (size_t k = 0; k < seg->n_words; k++) {
+            const sotto_word *w = &seg->words[k];
+            ASSERT_TRUE(w->start >= prev - 1e-6);
+            ASSERT_TRUE(w->end >= w->start);
+            ASSERT_TRUE(w->end <= fed_end + 1e-6);
+            ASSERT_TRUE(w->probability >= 0.0f && w->probability <= 1.0f);
+            prev = w->end;
+        }
+        if ((int)seg->n_words > max_words)
+            max_words = (int)seg->n_words;
+        readings++;
+        sotto_transcript_free(&t);
+        sotto_transcript_init(&t);
+    }
+    ASSERT_TRUE(readings >= 4);
+    ASSERT_TRUE(max_words >= 4);
+    ASSERT_OK(sotto_asr_stream_flush(st));
+    ASSERT_OK(asr_stream_partial_words(st, &t)); /* between utterances: nothing */
+    ASSERT_EQ(t.n_segments, 0);
+    ASSERT_EQ(asr_stream_partial_words(NULL, &t), SOTTO_EINVAL);
+    ASSERT_EQ(asr_stream_partial_words(st, NULL), SOTTO_EINVAL);
+    ASSERT_TRUE(asr_stream_partial_words_supported(asr));
+    sotto_asr_stream_free(st);
+
+    sotto_asr_stream *g = NULL;
+    ASSERT_OK(asr_stream_new_generic(asr, &g));
+    ASSERT_OK(sotto_asr_stream_feed(g, pcm, n / 2));
+    ASSERT_EQ(asr_stream_partial_words(g, &t), SOTTO_ENOTSUP);
+    ASSERT_STR_CONTAINS(sotto_last_error(), "mid-utterance");
+    sotto_asr_stream_free(g);
+    sotto_transcript_free(&t);
+    free(a);
+    free(pcm);
     sotto_asr_free(asr);
 }
 

@@ -42,7 +42,9 @@ int sphinx_utt_start(ps_decoder_t *ps);
 int sphinx_feed(ps_decoder_t *ps, const float *pcm, size_t n, int full_utt);
 
 /* After ps_end_utt(): append the utterance's one segment (if it holds any word) to out.
- * t_utt is the time of the utterance's first sample, n_fed the samples it holds. */
+ * t_utt is the time of the utterance's first sample, n_fed the samples it holds. During
+ * an utterance it gives the current partial hypothesis the same way (word posteriors are
+ * then 1.0: there is no lattice yet). */
 int sphinx_collect(ps_decoder_t *ps, double t_utt, size_t n_fed, int want_words,
                    sotto_transcript *out);
 
@@ -52,5 +54,6 @@ int sphinx_stream_feed(void *stream, const float *pcm, size_t n);
 int sphinx_stream_partial(void *stream, const char **text);
 int sphinx_stream_flush(void *stream);
 int sphinx_stream_take_finals(void *stream, sotto_transcript *out);
+int sphinx_stream_partial_words(void *stream, sotto_transcript *out);
 
 #endif

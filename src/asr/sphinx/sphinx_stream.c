@@ -4,7 +4,9 @@
  * PocketSphinx decodes incrementally, so a stream just feeds samples into a running
  * utterance: the partial text is the decoder's current hypothesis, a flush ends the
  * utterance and turns it into one final segment whose times count the samples fed since
- * the stream began. The next feed starts a new utterance.
+ * the stream began. The next feed starts a new utterance. During an utterance the current
+ * hypothesis is also available with words (sphinx_stream_partial_words), read from the
+ * first pass's backpointer table.
  * Each stream owns its own decoder, so streams of one recognizer are independent (one
  * thread per stream); it costs a model load per stream.
  */
@@ -134,4 +136,21 @@ int sphinx_stream_take_finals(void *stream, sotto_transcript *out)
 {
     sphinx_stream *s = stream;
     return sotto_transcript_take(out, &s->finals);
+}
+
+/* Mid-utterance ps_seg_iter walks the first (tree) pass's backpointer table: there is no
+ * lattice yet, and this PocketSphinx gives such words a log posterior of 0, so their
+ * probabilities read 1.0 (the best-path lattice at the utterance end gives real ones).
+ * A mid-utterance lattice (ps_get_lattice + ps_lattice_bestpath) was tried: it is NULL
+ * at most reading points (no word exit in the last frame), changed no word where it
+ * existed, and it is cached per frame count, so a flush at the same frame count would
+ * reuse it over a backpointer table the second pass has replaced (the likely cause of
+ * the intermittent crash seen with it). */
+int sphinx_stream_partial_words(void *stream, sotto_transcript *out)
+{
+    sphinx_stream *s = stream;
+    if (!s->in_utt)
+        return 0;
+    return sphinx_collect(s->ps, (double)s->utt_start / SPHINX_RATE,
+                          (size_t)(s->n_total - s->utt_start), 1, out);
 }

@@ -1,0 +1,431 @@
+/*
+ * policy_native.c - the `native` policy: the recognizer streams by itself.
+ *
+ * Voiced audio goes into a sotto_asr_stream (PocketSphinx decodes incrementally); at the
+ * utterance end sotto_asr_stream_flush gives the recognizer's final segment (its second
+ * pass + best path, the same words as whole-buffer recognition), published as a final.
+ * Early commit (native_set_early_commit, off by default): when the recognizer gives its
+ * current hypothesis with word times (asr_stream_partial_words), words are also committed
+ * mid-utterance by LocalAgreement-2 between consecutive hypotheses (la_skip /
+ * la_commit_count, policy_la.c). The recognizer is fed in blocks of NATIVE_AGREE_S counted
+ * from the utterance start and the hypothesis is read after each block, also inside the
+ * update that ends the utterance (so the finals do not depend on how updates were
+ * batched: threaded == synchronous); words on which two consecutive readings agree are
+ * published, except words ending within NATIVE_EARLY_GAP_S of the audio fed; at the
+ * utterance end only the final segment's words after the committed ones are published.
+ * It is off by default because PocketSphinx's first pass (all a mid-utterance hypothesis
+ * has) misrecognizes words its second pass fixes, and committed words cannot be revised:
+ * docs/streaming.md has the measured latency / WER trade.
+ * The partial is the hypothesis after the committed words. Words need the recognizer
+ * created with options.word_timestamps = 1 for the end-of-utterance finals; without them
+ * a final's words are its text split at spaces with times spread evenly over the segment.
+ * The recognizer stream counts only the samples fed to it (silence is never fed), so
+ * times are mapped back to stream time per utterance (an utterance is contiguous audio).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "asr/asr_int.h"
+#include "base/base_int.h"
+#include "stream/stream_int.h"
+
+/* Early commit: audio between two readings of the hypothesis, and the least distance of
+ * a committed word's end from the audio fed (the stream's word_gap_s when larger). Tuned
+ * on the 8-utterance stream of tests/unit/test_stream.c: gap 0.2 s commits first-pass
+ * words the next frames still change (WER 17.3%); from 0.5 s on, only the errors the
+ * first pass keeps to the utterance end remain (11.1%, also at 0.8 and 1.0 s), and
+ * readings 0.2 s apart commit sooner than 0.4 s apart at the same WER. */
+#define NATIVE_AGREE_S 0.2
+#define NATIVE_EARLY_GAP_S 0.5
+#define NATIVE_BLOCK 3200 /* NATIVE_AGREE_S at 16 kHz */
+#define NATIVE_TAIL 5 /* committed words kept for the repeat check (la_skip) */
+
+typedef struct native_state {
+    sotto_asr_stream *as;
+    int supported;     /* the recognizer gives words mid-utterance */
+    int words_mid;     /* early commit: on and supported */
+    int64_t fed;       /* samples fed to the recognizer stream in all */
+    int utt_open;      /* the current utterance has fed audio */
+    int64_t utt_fed0;  /* fed when the utterance began */
+    double utt_t0;     /* its stream time */
+    float pend[NATIVE_BLOCK]; /* early commit: audio waiting to complete a block */
+    size_t n_pend;
+    sotto_word *prev;  /* the last reading's uncommitted words (owned) */
+    size_t n_prev;
+    sotto_word tail[NATIVE_TAIL]; /* the utterance's last committed words (owned) */
+    size_t n_tail;
+    double last_end;   /* end of the last committed word (stream time) */
+    sotto_transcript finals;
+    sotto_transcript hyp;
+} native_state;
+
+static void words_clear(sotto_word *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(w[i].word);
+        w[i].word = NULL;
+    }
+}
+
+static int native_create(sotto_stream *s, void **state)
+{
+    native_state *ns = calloc(1, sizeof *ns);
+    if (!ns)
+        return error_set(SOTTO_ENOMEM, "out of memory creating the native policy");
+    int rc = sotto_asr_stream_new(s->asr, &ns->as);
+    if (rc < 0) {
+        free(ns);
+        return rc;
+    }
+    ns->supported = asr_stream_partial_words_supported(s->asr);
+    if (s->o.early_commit && !ns->supported) {
+        sotto_asr_stream_free(ns->as);
+        free(ns);
+        return error_set(SOTTO_ENOTSUP, "early commit: the %s recognizer gives no words mid-utterance",
+                         sotto_asr_backend_name(s->asr));
+    }
+    ns->words_mid = s->o.early_commit != 0;
+    ns->last_end = -1e9;
+    sotto_transcript_init(&ns->finals);
+    sotto_transcript_init(&ns->hyp);
+    *state = ns;
+    return 0;
+}
+
+static void native_destroy(void *state)
+{
+    native_state *ns = state;
+    if (!ns)
+        return;
+    sotto_asr_stream_free(ns->as);
+    sotto_transcript_free(&ns->finals);
+    sotto_transcript_free(&ns->hyp);
+    words_clear(ns->prev, ns->n_prev);
+    free(ns->prev);
+    words_clear(ns->tail, ns->n_tail);
+    free(ns);
+}
+
+/* Words for a segment that came without them: its text split at spaces, times spread
+ * evenly. *out is malloc'ed (words too); caller frees. */
+static int split_words(const sotto_segment *seg, sotto_word **out, size_t *n_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    const char *p = seg->text ? seg->text : "";
+    size_t n = 0;
+    for (const char *q = p; *q;) {
+        while (*q == ' ')
+            q++;
+        if (!*q)
+            break;
+        n++;
+        while (*q && *q != ' ')
+            q++;
+    }
+    if (n == 0)
+        return 0;
+    sotto_word *w = calloc(n, sizeof *w);
+    if (!w)
+        return error_set(SOTTO_ENOMEM, "out of memory splitting a final");
+    double step = (seg->end - seg->start) / (double)n;
+    size_t i = 0;
+    for (const char *q = p; *q && i < n;) {
+        while (*q == ' ')
+            q++;
+        const char *b = q;
+        while (*q && *q != ' ')
+            q++;
+        w[i].word = malloc((size_t)(q - b) + 1);
+        if (!w[i].word) {
+            for (size_t k = 0; k < i; k++)
+                free(w[k].word);
+            free(w);
+            return error_set(SOTTO_ENOMEM, "out of memory splitting a final");
+        }
+        memcpy(w[i].word, b, (size_t)(q - b));
+        w[i].word[q - b] = '\0';
+        w[i].start = seg->start + step * (double)i;
+        w[i].end = w[i].start + step;
+        w[i].probability = seg->confidence;
+        i++;
+    }
+    *out = w;
+    *n_out = n;
+    return 0;
+}
+
+/* Publish n words (times already in stream time) as one final: remember the tail for the
+ * repeat check and the last end. Start times are raised to the last committed end so
+ * finals never go back in time (a word la_skip kept may start up to 0.1 s before it). */
+static int commit(sotto_stream *s, native_state *ns, sotto_word *w, size_t n, const char *lang)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w[i].start < ns->last_end)
+            w[i].start = ns->last_end;
+        if (w[i].end < w[i].start)
+            w[i].end = w[i].start;
+    }
+    int rc = stream_emit_final(s, w, n, lang);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (ns->n_tail == NATIVE_TAIL) {
+            free(ns->tail[0].word);
+            memmove(ns->tail, ns->tail + 1, (NATIVE_TAIL - 1) * sizeof *ns->tail);
+            ns->n_tail--;
+        }
+        ns->tail[ns->n_tail] = w[i];
+        ns->tail[ns->n_tail].word = str_dup(w[i].word ? w[i].word : "");
+        if (!ns->tail[ns->n_tail].word)
+            return error_set(SOTTO_ENOMEM, "out of memory keeping committed words");
+        ns->n_tail++;
+    }
+    if (w[n - 1].end > ns->last_end)
+        ns->last_end = w[n - 1].end;
+    return rc;
+}
+
+/* Shift a segment's words from recognizer-fed time to stream time; a segment without
+ * words gets its text split (*own, caller frees with words_clear + free). */
+static int segment_words(native_state *ns, sotto_segment *seg, sotto_word **w, size_t *n,
+                         sotto_word **own)
+{
+    double shift = ns->utt_t0 - (double)ns->utt_fed0 / STREAM_RATE;
+    *own = NULL;
+    *w = seg->words;
+    *n = seg->n_words;
+    if (*n == 0) {
+        int rc = split_words(seg, own, n);
+        if (rc < 0)
+            return rc;
+        *w = *own;
+    }
+    for (size_t k = 0; k < *n; k++) {
+        (*w)[k].start += shift;
+        (*w)[k].end += shift;
+    }
+    return 0;
+}
+
+/* Publish the recognizer's finals (the end of an utterance), only their words after the
+ * ones already committed from this utterance's partial hypotheses. */
+static int publish_finals(sotto_stream *s, native_state *ns)
+{
+    int rc = sotto_asr_stream_take_finals(ns->as, &ns->finals);
+    for (size_t i = 0; rc == 0 && i < ns->finals.n_segments; i++) {
+        sotto_segment *seg = &ns->finals.segments[i];
+        sotto_word *w = NULL, *own = NULL;
+        size_t n = 0;
+        rc = segment_words(ns, seg, &w, &n, &own);
+        if (rc == 0) {
+            size_t skip = la_skip(ns->tail, ns->n_tail, w, n, ns->last_end);
+            rc = commit(s, ns, w + skip, n - skip, seg->language);
+        }
+        words_clear(own, own ? n : 0);
+        free(own);
+    }
+    sotto_transcript_free(&ns->finals);
+    sotto_transcript_init(&ns->finals);
+    return rc;
+}
+
+/* Read the current hypothesis: *cur / *n_cur are its words after the committed ones
+ * (views into ns->hyp, valid until the next reading). */
+static int read_hyp(native_state *ns, sotto_word **cur, size_t *n_cur)
+{
+    sotto_transcript_free(&ns->hyp);
+    sotto_transcript_init(&ns->hyp);
+    *cur = NULL;
+    *n_cur = 0;
+    int rc = asr_stream_partial_words(ns->as, &ns->hyp);
+    if (rc < 0 || ns->hyp.n_segments == 0)
+        return rc;
+    /* the sphinx stream gives one segment per reading */
+    sotto_segment *seg = &ns->hyp.segments[ns->hyp.n_segments - 1];
+    double shift = ns->utt_t0 - (double)ns->utt_fed0 / STREAM_RATE;
+    for (size_t k = 0; k < seg->n_words; k++) {
+        seg->words[k].start += shift;
+        seg->words[k].end += shift;
+    }
+    size_t skip = la_skip(ns->tail, ns->n_tail, seg->words, seg->n_words, ns->last_end);
+    *cur = seg->words + skip;
+    *n_cur = seg->n_words - skip;
+    return 0;
+}
+
+/* One agreement reading at the current fed position: commit the words this hypothesis
+ * shares with the previous reading (LocalAgreement-2), keep the rest for the next. */
+static int agree(sotto_stream *s, native_state *ns)
+{
+    sotto_word *cur = NULL;
+    size_t n_cur = 0;
+    int rc = read_hyp(ns, &cur, &n_cur);
+    if (rc < 0)
+        return rc;
+    double fed_end = ns->utt_t0 + (double)(ns->fed - ns->utt_fed0) / STREAM_RATE;
+    double gap = s->o.word_gap_s > NATIVE_EARLY_GAP_S ? s->o.word_gap_s : NATIVE_EARLY_GAP_S;
+    size_t k = la_commit_count(ns->prev, ns->n_prev, cur, n_cur, fed_end, gap, 0);
+    rc = commit(s, ns, cur, k, ns->hyp.n_segments ? ns->hyp.segments[0].language : "");
+    words_clear(ns->prev, ns->n_prev);
+    ns->n_prev = 0;
+    if (rc < 0)
+        return rc;
+    if (n_cur - k > 0) {
+        sotto_word *p = realloc(ns->prev, (n_cur - k) * sizeof *p);
+        if (!p)
+            return error_set(SOTTO_ENOMEM, "out of memory keeping a hypothesis");
+        ns->prev = p;
+        for (size_t i = 0; i < n_cur - k; i++) {
+            p[i] = cur[k + i];
+            p[i].word = str_dup(cur[k + i].word ? cur[k + i].word : "");
+            if (!p[i].word) {
+                words_clear(p, i);
+                return error_set(SOTTO_ENOMEM, "out of memory keeping a hypothesis");
+            }
+        }
+        ns->n_prev = n_cur - k;
+    }
+    return 0;
+}
+
+/* The partial: the current hypothesis after the committed words. */
+static int emit_rest(sotto_stream *s, native_state *ns, double end)
+{
+    sotto_word *cur = NULL;
+    size_t n_cur = 0;
+    int rc = read_hyp(ns, &cur, &n_cur);
+    if (rc < 0)
+        return rc;
+    size_t len = 1;
+    for (size_t i = 0; i < n_cur; i++)
+        len += strlen(cur[i].word) + 1;
+    char *text = malloc(len);
+    if (!text)
+        return error_set(SOTTO_ENOMEM, "out of memory building a partial");
+    size_t pos = 0;
+    for (size_t i = 0; i < n_cur; i++) {
+        size_t m = strlen(cur[i].word);
+        if (m == 0)
+            continue;
+        if (pos > 0)
+            text[pos++] = ' ';
+        memcpy(text + pos, cur[i].word, m);
+        pos += m;
+    }
+    text[pos] = '\0';
+    rc = stream_emit_partial(s, text, n_cur ? cur[0].start : end, end);
+    free(text);
+    return rc;
+}
+
+static int feed_block(sotto_stream *s, native_state *ns, const float *pcm, size_t m)
+{
+    int rc = sotto_asr_stream_feed(ns->as, pcm, m);
+    ns->fed += (int64_t)m;
+    /* the recognizer may end an overlong utterance by itself */
+    if (rc == 0)
+        rc = publish_finals(s, ns);
+    return rc;
+}
+
+/* Feed the buffer. Early commit feeds the recognizer in blocks of exactly NATIVE_AGREE_S
+ * counted from the utterance start (the rest waits in pend) and reads the hypothesis after
+ * each: the first pass's words depend on how the samples were split into calls (its live
+ * cepstral mean), so fixed blocks make threaded and synchronous streams agree. */
+static int feed(sotto_stream *s, native_state *ns, int final)
+{
+    if (!ns->words_mid)
+        return s->buf_n ? feed_block(s, ns, s->buf, s->buf_n) : 0;
+    int rc = 0;
+    size_t off = 0;
+    while (rc == 0 && off < s->buf_n) {
+        size_t m = NATIVE_BLOCK - ns->n_pend;
+        if (m > s->buf_n - off)
+            m = s->buf_n - off;
+        memcpy(ns->pend + ns->n_pend, s->buf + off, m * sizeof *ns->pend);
+        ns->n_pend += m;
+        off += m;
+        if (ns->n_pend == NATIVE_BLOCK) {
+            ns->n_pend = 0;
+            rc = feed_block(s, ns, ns->pend, NATIVE_BLOCK);
+            /* also in a final update: a threaded stream's worker may get a whole
+             * utterance end in one batch, and it must commit what a synchronous one did */
+            if (rc == 0)
+                rc = agree(s, ns);
+        }
+    }
+    if (rc == 0 && final && ns->n_pend > 0) {
+        size_t m = ns->n_pend;
+        ns->n_pend = 0;
+        rc = feed_block(s, ns, ns->pend, m);
+    }
+    return rc;
+}
+
+/* The utterance ended: forget its agreement state (the context stays in the stream). */
+static void utt_reset(native_state *ns)
+{
+    ns->utt_open = 0;
+    words_clear(ns->prev, ns->n_prev);
+    ns->n_prev = 0;
+    words_clear(ns->tail, ns->n_tail);
+    ns->n_tail = 0;
+}
+
+static int native_update(sotto_stream *s, void *state, int final)
+{
+    native_state *ns = state;
+    int rc = 0;
+    /* (early commit: at the end, audio short of a block may wait with an empty buffer) */
+    if (s->buf_n > 0 || (final && ns->n_pend > 0)) {
+        if (!ns->utt_open) {
+            ns->utt_open = 1;
+            ns->utt_fed0 = ns->fed;
+            ns->utt_t0 = s->buf_t0;
+        }
+        double t0 = time_now();
+        const char *partial = NULL;
+        rc = feed(s, ns, final);
+        if (rc == 0 && !final && !ns->words_mid)
+            rc = sotto_asr_stream_partial(ns->as, &partial);
+        double end = s->buf_t0 + (double)s->buf_n / STREAM_RATE;
+        if (rc == 0 && !final && ns->words_mid)
+            rc = emit_rest(s, ns, end);
+        stream_count_call(s, time_now() - t0);
+        stream_buf_drop(s, s->buf_n);
+        if (rc == 0 && partial)
+            rc = stream_emit_partial(s, partial, ns->utt_t0, end);
+    }
+    if (rc == 0 && final) {
+        double t0 = time_now();
+        rc = sotto_asr_stream_flush(ns->as);
+        if (ns->utt_open)
+            stream_count_call(s, time_now() - t0);
+        if (rc == 0)
+            rc = publish_finals(s, ns);
+        utt_reset(ns);
+    }
+    return rc;
+}
+
+int native_set_early_commit(sotto_stream *s, int on)
+{
+    if (!s || s->policy != &stream_policy_native || !s->pstate)
+        return error_set(SOTTO_EINVAL, "early commit is an option of the native policy");
+    native_state *ns = s->pstate;
+    if (ns->utt_open || ns->fed > 0)
+        return error_set(SOTTO_EINVAL, "early commit must be set before audio is fed");
+    if (on && !ns->supported)
+        return error_set(SOTTO_ENOTSUP, "the %s recognizer gives no words mid-utterance",
+                         sotto_asr_backend_name(s->asr));
+    ns->words_mid = on != 0;
+    return 0;
+}
+
+const stream_policy_ops stream_policy_native = {
+    .name = "native",
+    .create = native_create,
+    .destroy = native_destroy,
+    .update = native_update,
+};

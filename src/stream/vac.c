@@ -1,0 +1,231 @@
+/*
+ * vac.c - voice-activity-controlled chunking: which audio reaches the recognizer, and when.
+ *
+ * Audio goes through in 40 ms pieces (what a live source delivers, whatever size the
+ * caller fed). The VAD (sotto_vad) marks speech; outside speech the audio only fills a
+ * short history, so silence never reaches the recognizer. At a speech start the utterance
+ * buffer opens preroll_s before the detected start (never reaching back into audio already
+ * sent) and every later piece is appended to it; an update runs whenever min_chunk of new
+ * voiced audio has arrived, and at speech end the final update runs at once. With use_vad
+ * = 0 everything is speech and only flush/finish end an utterance.
+ * Owns the history, the policy's buffer and the VAD; runs on one thread at a time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base_int.h"
+#include "stream/stream_int.h"
+
+#define PIECE 640 /* 40 ms */
+
+int vac_init(sotto_stream *s)
+{
+    if (s->o.use_vad) {
+        int rc = sotto_vad_new(&s->o.vad, &s->vad);
+        if (rc < 0)
+            return rc;
+    }
+    /* history: pre-roll, plus how far back a VAD start may lie when reported */
+    double hist_s = s->o.preroll_s + s->o.vad.min_speech_s + s->o.vad.pad_s + 1.0;
+    s->hist_cap = (size_t)(hist_s * STREAM_RATE) * 2 + PIECE;
+    s->hist = malloc(s->hist_cap * sizeof *s->hist);
+    if (!s->hist)
+        return error_set(SOTTO_ENOMEM, "out of memory creating a stream");
+    return 0;
+}
+
+void vac_free(sotto_stream *s)
+{
+    sotto_vad_free(s->vad);
+    s->vad = NULL;
+    free(s->hist);
+    free(s->buf);
+    s->hist = s->buf = NULL;
+}
+
+static void hist_append(sotto_stream *s, const float *pcm, size_t n)
+{
+    if (s->hist_n + n > s->hist_cap) {
+        /* keep the newer half: enough for the longest pre-roll reach */
+        size_t keep = s->hist_cap / 2 > n ? s->hist_cap / 2 - n : 0;
+        if (keep > s->hist_n)
+            keep = s->hist_n;
+        size_t drop = s->hist_n - keep;
+        memmove(s->hist, s->hist + drop, keep * sizeof *s->hist);
+        s->hist_n = keep;
+        s->hist_pos0 += (int64_t)drop;
+    }
+    memcpy(s->hist + s->hist_n, pcm, n * sizeof *pcm);
+    s->hist_n += n;
+}
+
+/* Move history audio [sent_pos, upto) into the policy's buffer. */
+static int deliver(sotto_stream *s, int64_t upto)
+{
+    if (upto < s->hist_pos0)
+        upto = s->hist_pos0;
+    if (s->sent_pos < s->hist_pos0)
+        s->sent_pos = s->hist_pos0;
+    if (upto <= s->sent_pos)
+        return 0;
+    size_t m = (size_t)(upto - s->sent_pos);
+    if (s->buf_n + m > s->buf_cap) {
+        size_t cap = s->buf_cap ? s->buf_cap : STREAM_RATE * 4;
+        while (cap < s->buf_n + m)
+            cap *= 2;
+        /* policies keep the buffer under max_buffer_s; this cap catches a bug, not input */
+        if (cap > (size_t)(s->o.max_buffer_s + 60.0f) * STREAM_RATE)
+            return error_set(SOTTO_ENOMEM, "stream: utterance buffer over its cap");
+        float *nb = realloc(s->buf, cap * sizeof *nb);
+        if (!nb)
+            return error_set(SOTTO_ENOMEM, "out of memory growing the utterance buffer");
+        s->buf = nb;
+        s->buf_cap = cap;
+    }
+    if (s->buf_n == 0)
+        s->buf_t0 = (double)s->sent_pos / STREAM_RATE;
+    memcpy(s->buf + s->buf_n, s->hist + (s->sent_pos - s->hist_pos0), m * sizeof *s->buf);
+    s->buf_n += m;
+    s->buf_new += m;
+    s->sent_pos = upto;
+    pthread_mutex_lock(&s->lock);
+    s->st.voiced_s += (double)m / STREAM_RATE;
+    s->st.buffered_s = (double)s->buf_n / STREAM_RATE;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+static void emit_stats(sotto_stream *s)
+{
+    sotto_stream_stats st;
+    sotto_stream_get_stats(s, &st);
+    sotto_stream_event ev = {0};
+    ev.type = SOTTO_STREAM_STATS;
+    ev.stats = &st;
+    stream_emit(s, &ev);
+}
+
+static int run_update(sotto_stream *s, int final)
+{
+    int rc = s->policy->update(s, s->pstate, final);
+    s->buf_new = 0;
+    if (final) {
+        s->in_utt = 0;
+        s->buf_n = 0;
+        int rc2 = stream_emit_partial(s, "", s->buf_t0, s->buf_t0);
+        if (rc == 0)
+            rc = rc2;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->st.buffered_s = (double)s->buf_n / STREAM_RATE;
+    pthread_mutex_unlock(&s->lock);
+    emit_stats(s);
+    return rc;
+}
+
+static void open_utt(sotto_stream *s, int64_t from)
+{
+    if (from < s->sent_pos)
+        from = s->sent_pos; /* never send audio twice */
+    if (from < s->hist_pos0)
+        from = s->hist_pos0;
+    s->sent_pos = from;
+    s->in_utt = 1;
+    s->buf_n = 0;
+    s->buf_new = 0;
+    s->buf_t0 = (double)from / STREAM_RATE;
+}
+
+static void emit_vad(sotto_stream *s, sotto_stream_event_type type, double t)
+{
+    sotto_stream_event ev = {0};
+    ev.type = type;
+    ev.t = t;
+    stream_emit(s, &ev);
+}
+
+/* Handle the VAD's queued events: open utterances, end them with a final update. */
+static int drain_vad(sotto_stream *s)
+{
+    sotto_vad_event ve;
+    while (sotto_vad_next_event(s->vad, &ve) == 1) {
+        if (ve.type == SOTTO_VAD_SPEECH_START) {
+            emit_vad(s, SOTTO_STREAM_SPEECH_START, ve.t);
+            if (!s->in_utt) {
+                int64_t preroll = (int64_t)(s->o.preroll_s * STREAM_RATE);
+                open_utt(s, ve.sample - preroll);
+            }
+        } else {
+            int rc = 0;
+            if (s->in_utt) {
+                int64_t end = ve.sample > s->n_in ? s->n_in : ve.sample;
+                rc = deliver(s, end);
+            }
+            emit_vad(s, SOTTO_STREAM_SPEECH_END, ve.t);
+            if (rc == 0 && s->in_utt)
+                rc = run_update(s, 1);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int update_due(const sotto_stream *s)
+{
+    return s->in_utt && (double)s->buf_new >= (double)s->min_chunk_s * STREAM_RATE - 0.5;
+}
+
+int vac_process(sotto_stream *s, const float *pcm, size_t n, int defer)
+{
+    size_t max_buf = (size_t)((double)s->o.max_buffer_s * STREAM_RATE);
+    while (n > 0) {
+        size_t m = n < PIECE ? n : PIECE;
+        hist_append(s, pcm, m);
+        s->n_in += (int64_t)m;
+        pcm += m;
+        n -= m;
+        int rc = 0;
+        if (s->vad) {
+            rc = sotto_vad_feed(s->vad, s->hist + s->hist_n - m, m);
+            if (rc == 0)
+                rc = drain_vad(s);
+            /* a flush ended the utterance while the VAD still hears speech: go on */
+            if (rc == 0 && !s->in_utt && sotto_vad_in_speech(s->vad))
+                open_utt(s, s->sent_pos);
+        } else if (!s->in_utt) {
+            open_utt(s, s->sent_pos);
+        }
+        if (rc == 0 && s->in_utt)
+            rc = deliver(s, s->n_in);
+        if (rc == 0 && s->in_utt && ((!defer && update_due(s)) || s->buf_n > max_buf))
+            rc = run_update(s, 0);
+        if (rc < 0)
+            return rc;
+    }
+    if (defer && update_due(s))
+        return run_update(s, 0);
+    return 0;
+}
+
+int vac_flush(sotto_stream *s)
+{
+    if (!s->in_utt)
+        return 0;
+    int rc = deliver(s, s->n_in);
+    int rc2 = run_update(s, 1);
+    return rc < 0 ? rc : rc2;
+}
+
+int vac_finish(sotto_stream *s)
+{
+    int rc = 0;
+    if (s->vad && !s->vad_finished) {
+        s->vad_finished = 1;
+        rc = sotto_vad_finish(s->vad);
+        if (rc == 0)
+            rc = drain_vad(s);
+    }
+    int rc2 = vac_flush(s);
+    return rc < 0 ? rc : rc2;
+}

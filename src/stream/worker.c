@@ -1,0 +1,174 @@
+/*
+ * worker.c - the threaded mode: feed copies audio into an inbox, a worker thread updates.
+ *
+ * The worker takes everything waiting in the inbox at once and runs it through the
+ * chunker with mid-utterance updates deferred to the end of that batch, so each update
+ * covers all the audio that arrived while the previous one computed (computationally
+ * aware chunking): on a slow machine updates grow instead of a queue growing. Utterance
+ * ends inside a batch still get their final update at the right place. Flushes are
+ * remembered as positions in the fed audio and honoured there. Events are delivered from
+ * the worker thread. Owns the thread and the inbox (both under s->lock).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base_int.h"
+#include "stream/stream_int.h"
+
+/* Audio waiting beyond this is refused: the recognizer is far behind real time. */
+#define INBOX_MAX_SAMPLES ((size_t)STREAM_RATE * 600)
+
+static void *worker_main(void *arg)
+{
+    sotto_stream *s = arg;
+    float *batch = NULL;
+    size_t batch_cap = 0;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->stop_req && s->inbox_n == 0 && s->n_flush == 0 && !(s->finish_req && !s->done))
+            pthread_cond_wait(&s->wake, &s->lock);
+        if (s->stop_req)
+            break;
+        /* take all waiting audio, or up to the first pending flush */
+        size_t k = s->inbox_n;
+        int flush_now = 0;
+        if (s->n_flush > 0) {
+            int64_t at = s->flush_at[0] - s->inbox_pos0;
+            if (at <= (int64_t)k) {
+                k = at > 0 ? (size_t)at : 0;
+                flush_now = 1;
+                memmove(s->flush_at, s->flush_at + 1, (size_t)(s->n_flush - 1) * sizeof *s->flush_at);
+                s->n_flush--;
+            }
+        }
+        int rc = 0;
+        if (k > batch_cap) {
+            float *nb = realloc(batch, k * sizeof *nb);
+            if (!nb) {
+                rc = error_set(SOTTO_ENOMEM, "out of memory taking audio from the inbox");
+                k = 0; /* drop nothing: retry after reporting */
+            } else {
+                batch = nb;
+                batch_cap = k;
+            }
+        }
+        if (k > 0) {
+            memcpy(batch, s->inbox, k * sizeof *batch);
+            memmove(s->inbox, s->inbox + k, (s->inbox_n - k) * sizeof *s->inbox);
+            s->inbox_n -= k;
+            s->inbox_pos0 += (int64_t)k;
+        }
+        int finish_now = s->finish_req && !s->done && s->inbox_n == 0 && s->n_flush == 0;
+        int failed = s->worker_err != 0;
+        pthread_mutex_unlock(&s->lock);
+
+        /* after an error the audio is drained without recognition, so finish returns */
+        if (rc == 0 && !failed && k > 0)
+            rc = vac_process(s, batch, k, 1);
+        if (rc == 0 && !failed && flush_now)
+            rc = vac_flush(s);
+        if (rc == 0 && !failed && finish_now)
+            rc = vac_finish(s);
+
+        pthread_mutex_lock(&s->lock);
+        if (rc < 0 && s->worker_err == 0) {
+            s->worker_err = rc;
+            snprintf(s->worker_msg, sizeof s->worker_msg, "%s", sotto_last_error());
+        }
+        if (rc < 0 && k == 0 && !finish_now && s->inbox_n > 0) {
+            /* out of memory taking audio: give the rest up rather than spin */
+            s->inbox_pos0 += (int64_t)s->inbox_n;
+            s->inbox_n = 0;
+        }
+        if (finish_now) {
+            s->done = 1;
+            pthread_cond_broadcast(&s->idle);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(batch);
+    return NULL;
+}
+
+int worker_start(sotto_stream *s)
+{
+    if (pthread_create(&s->thread, NULL, worker_main, s) != 0)
+        return error_set(SOTTO_ENOMEM, "stream: cannot start the worker thread");
+    s->thread_started = 1;
+    return 0;
+}
+
+int worker_feed(sotto_stream *s, const float *pcm, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->finished) {
+        pthread_mutex_unlock(&s->lock);
+        return error_set(SOTTO_EINVAL, "stream: feed after finish");
+    }
+    if ((uint64_t)s->inbox_n + n > INBOX_MAX_SAMPLES) {
+        pthread_mutex_unlock(&s->lock);
+        return error_set(SOTTO_ENOMEM,
+                         "stream: more than %d s of audio waiting (the recognizer cannot keep up)",
+                         (int)(INBOX_MAX_SAMPLES / STREAM_RATE));
+    }
+    if (s->inbox_n + n > s->inbox_cap) {
+        size_t cap = s->inbox_cap ? s->inbox_cap : STREAM_RATE;
+        while (cap < s->inbox_n + n)
+            cap *= 2;
+        float *nb = realloc(s->inbox, cap * sizeof *nb);
+        if (!nb) {
+            pthread_mutex_unlock(&s->lock);
+            return error_set(SOTTO_ENOMEM, "out of memory queueing audio");
+        }
+        s->inbox = nb;
+        s->inbox_cap = cap;
+    }
+    if (n > 0)
+        memcpy(s->inbox + s->inbox_n, pcm, n * sizeof *pcm);
+    s->inbox_n += n;
+    s->st.audio_s += (double)n / STREAM_RATE;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+int worker_flush(sotto_stream *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int64_t at = s->inbox_pos0 + (int64_t)s->inbox_n;
+    if (s->n_flush < STREAM_MAX_FLUSHES)
+        s->flush_at[s->n_flush++] = at;
+    else
+        s->flush_at[STREAM_MAX_FLUSHES - 1] = at; /* a flood of flushes: merge the last */
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+int worker_finish(sotto_stream *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->finish_req = 1;
+    pthread_cond_signal(&s->wake);
+    while (!s->done && !s->stop_req)
+        pthread_cond_wait(&s->idle, &s->lock);
+    int rc = s->worker_err;
+    char msg[sizeof s->worker_msg];
+    memcpy(msg, s->worker_msg, sizeof msg);
+    pthread_mutex_unlock(&s->lock);
+    return rc < 0 ? error_set(rc, "%s", msg) : 0;
+}
+
+void worker_stop(sotto_stream *s)
+{
+    if (!s->thread_started)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stop_req = 1;
+    pthread_cond_broadcast(&s->wake);
+    pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    s->thread_started = 0;
+}

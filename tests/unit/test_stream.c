@@ -1,0 +1,907 @@
+/* test_stream.c - the live-recognition engine (sotto_stream_*) on synthesized speech with
+ * the real PocketSphinx recognizer: WER of finals against batch recognition of the same
+ * audio (native and local_agreement), word latency (native with and without early
+ * commit), append-only finals, silence and noise, threaded vs
+ * synchronous, flush, bad input, recognizer calls saved by the VAD, and the pure parts
+ * (LocalAgreement commit logic, context trimming, domain lists). */
+#include <ctype.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "asr/whisper/whisper_int.h"
+#include "base/base_int.h"
+#include "check.h"
+#include "sotto/asr.h"
+#include "sotto/audio.h"
+#include "sotto/error.h"
+#include "sotto/stream.h"
+#include "sotto/text.h"
+#include "stream/stream_int.h"
+
+#define RATE 16000
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static float *load_wav(const char *name, size_t *n_out)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", check_fixtures_dir(), name);
+    float *pcm = NULL;
+    ASSERT_OK(sotto_audio_load(path, NULL, &pcm, n_out));
+    return pcm;
+}
+
+static sotto_asr *sphinx_new(void)
+{
+    sotto_asr_options o;
+    sotto_asr_options_init(&o);
+    o.word_timestamps = 1; /* the stream publishes words with every final */
+    sotto_asr *asr = NULL;
+    ASSERT_OK(sotto_asr_new("sphinx", &o, &asr));
+    return asr;
+}
+
+/* Low deterministic noise (about -50 dBFS) so that "silence" is not digital zero. */
+static unsigned noise_state = 12345u;
+static float noise(float amp)
+{
+    noise_state = noise_state * 1664525u + 1013904223u;
+    return amp * ((float)(noise_state >> 8) / (float)(1u << 24) * 2.0f - 1.0f);
+}
+
+/* A long stream: n_utt fixture utterances (manifest order) separated by gaps of 1.0,
+ * 1.5 and 2.0 s of low noise, 1 s of it first. refs/starts/lens describe each. */
+typedef struct long_stream {
+    float *pcm;
+    size_t n;
+    int n_utt;
+    char refs[16][256];
+    size_t starts[16], lens[16];
+} long_stream;
+
+static void build_stream(long_stream *ls, int n_utt, double gap_scale)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/manifest.tsv", check_fixtures_dir());
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        CHECK_FAIL("cannot open %s", path);
+    memset(ls, 0, sizeof *ls);
+    size_t cap = (size_t)RATE * 200;
+    ls->pcm = calloc(cap, sizeof *ls->pcm);
+    ASSERT_TRUE(ls->pcm != NULL);
+    char line[1024];
+    size_t pos = 0;
+    for (size_t i = 0; i < RATE; i++)
+        ls->pcm[pos++] = noise(0.003f);
+    while (ls->n_utt < n_utt && fgets(line, sizeof line, f)) {
+        char *t1 = strchr(line, '\t');
+        char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (!t2)
+            continue;
+        *t1 = '\0';
+        size_t tl = strlen(t2 + 1);
+        while (tl > 0 && isspace((unsigned char)t2[1 + tl - 1]))
+            t2[1 + --tl] = '\0';
+        size_t n = 0;
+        float *u = load_wav(line, &n);
+        double gap = (1.0 + 0.5 * (ls->n_utt % 3)) * gap_scale;
+        size_t n_gap = (size_t)(gap * RATE);
+        ASSERT_TRUE(pos + n + n_gap < cap);
+        ls->starts[ls->n_utt] = pos;
+        ls->lens[ls->n_utt] = n;
+        for (size_t i = 0; i < n; i++)
+            ls->pcm[pos++] = u[i] + noise(0.003f);
+        for (size_t i = 0; i < n_gap; i++)
+            ls->pcm[pos++] = noise(0.003f);
+        snprintf(ls->refs[ls->n_utt], sizeof ls->refs[0], "%s", t2 + 1);
+        ls->n_utt++;
+        free(u);
+    }
+    fclose(f);
+    ls->n = pos;
+    ASSERT_EQ(ls->n_utt, n_utt);
+}
+
+/* What a stream told us. */
+typedef struct collect {
+    pthread_mutex_t lock;
+    char finals[8192];
+    int n_finals, n_partials_text, n_starts, n_ends, n_stats;
+    int64_t last_id;
+    double last_end;
+    int bad_order;      /* ids not consecutive or times going backwards */
+    int repeated;       /* a word published twice at the same time */
+    double word_starts[2048];
+    char words[2048][32];
+    int n_words;
+    pthread_t thread;   /* the thread events came from */
+    double first_start_t;
+    /* computation-unaware word latency: audio fed when a word's final came minus its end */
+    double lat[2048];
+    int n_lat;
+} collect;
+
+/* Seconds of audio fed so far by run_stream (synchronous streams deliver events inside
+ * feed, so this is the stream position at the moment of an event). */
+static double fed_pos_s;
+/* run_stream turns the native policy's early commit on for new streams when set. */
+static int early_commit;
+
+static void collect_init(collect *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->lock, NULL);
+    c->last_id = -1;
+    c->last_end = -1.0;
+    c->first_start_t = -1.0;
+}
+
+static void on_event(void *user, const sotto_stream_event *ev)
+{
+    collect *c = user;
+    pthread_mutex_lock(&c->lock);
+    c->thread = pthread_self();
+    switch (ev->type) {
+    case SOTTO_STREAM_SPEECH_START:
+        if (c->first_start_t < 0)
+            c->first_start_t = ev->t;
+        c->n_starts++;
+        break;
+    case SOTTO_STREAM_SPEECH_END:
+        c->n_ends++;
+        break;
+    case SOTTO_STREAM_PARTIAL:
+        if (ev->text && ev->text[0])
+            c->n_partials_text++;
+        break;
+    case SOTTO_STREAM_FINAL:
+        if (ev->segment_id != c->last_id + 1 || ev->start < c->last_end - 0.05 ||
+            ev->end < ev->start || ev->n_words == 0)
+            c->bad_order = 1;
+        c->last_id = ev->segment_id;
+        c->last_end = ev->end;
+        for (size_t i = 0; i < ev->n_words && c->n_words < 2048; i++) {
+            for (int k = 0; k < c->n_words; k++)
+                if (fabs(c->word_starts[k] - ev->words[i].start) < 0.02 &&
+                    strcmp(c->words[k], ev->words[i].word) == 0)
+                    c->repeated = 1;
+            c->word_starts[c->n_words] = ev->words[i].start;
+            snprintf(c->words[c->n_words], sizeof c->words[0], "%s", ev->words[i].word);
+            c->n_words++;
+        }
+        for (size_t i = 0; i < ev->n_words && c->n_lat < 2048; i++)
+            c->lat[c->n_lat++] = fed_pos_s - ev->words[i].end;
+        if (c->finals[0])
+            strncat(c->finals, " ", sizeof c->finals - strlen(c->finals) - 1);
+        strncat(c->finals, ev->text, sizeof c->finals - strlen(c->finals) - 1);
+        c->n_finals++;
+        break;
+    case SOTTO_STREAM_STATS:
+        c->n_stats++;
+        break;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Stream pcm through a new stream, fed in chunk-sized pieces; finish; stats out. */
+static void run_stream(sotto_asr *asr, const sotto_stream_options *o, const float *pcm, size_t n,
+                       size_t chunk, collect *c, sotto_stream_stats *st)
+{
+    sotto_stream *s = NULL;
+    ASSERT_OK(sotto_stream_new(asr, o, on_event, c, &s));
+    if (early_commit)
+        ASSERT_OK(native_set_early_commit(s, 1));
+    for (size_t i = 0; i < n; i += chunk) {
+        size_t m = n - i < chunk ? n - i : chunk;
+        fed_pos_s = (double)(i + m) / RATE;
+        ASSERT_OK(sotto_stream_feed(s, pcm + i, m));
+    }
+    fed_pos_s = (double)n / RATE;
+    ASSERT_OK(sotto_stream_finish(s));
+    ASSERT_OK(sotto_stream_finish(s)); /* idempotent */
+    if (st)
+        sotto_stream_get_stats(s, st);
+    sotto_stream_free(s);
+}
+
+static char *joined_refs(const long_stream *ls)
+{
+    char *r = calloc(1, 8192);
+    for (int i = 0; i < ls->n_utt; i++) {
+        if (i)
+            strncat(r, " ", 8191 - strlen(r));
+        strncat(r, ls->refs[i], 8191 - strlen(r));
+    }
+    return r;
+}
+
+/* Batch WER: each utterance of the same audio (noise included) recognized whole. */
+static double batch_wer(sotto_asr *asr, const long_stream *ls)
+{
+    sotto_wer total = {0};
+    for (int i = 0; i < ls->n_utt; i++) {
+        sotto_transcript tr;
+        sotto_transcript_init(&tr);
+        ASSERT_OK(sotto_asr_transcribe(asr, ls->pcm + ls->starts[i], ls->lens[i], 0.0, &tr));
+        char *hyp = sotto_transcript_text(&tr);
+        sotto_wer w;
+        ASSERT_OK(sotto_text_wer(ls->refs[i], hyp, &w));
+        sotto_wer_add(&total, &w);
+        free(hyp);
+        sotto_transcript_free(&tr);
+    }
+    return total.wer;
+}
+
+static double stream_wer(const long_stream *ls, const collect *c)
+{
+    char *ref = joined_refs(ls);
+    sotto_wer w;
+    ASSERT_OK(sotto_text_wer(ref, c->finals, &w));
+    free(ref);
+    return w.wer;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Mean and 95th percentile of the word latencies a synchronous stream collected. */
+static void latency_stats(const collect *c, double *mean, double *p95)
+{
+    ASSERT_TRUE(c->n_lat > 0);
+    double tmp[2048], sum = 0.0;
+    for (int i = 0; i < c->n_lat; i++) {
+        tmp[i] = c->lat[i];
+        sum += tmp[i];
+    }
+    qsort(tmp, (size_t)c->n_lat, sizeof *tmp, cmp_double);
+    *mean = sum / c->n_lat;
+    int k = (int)(0.95 * (c->n_lat - 1) + 0.5);
+    *p95 = tmp[k];
+}
+
+static void check_append_only(const collect *c, int n_utt)
+{
+    ASSERT_TRUE(c->n_finals >= n_utt / 2);
+    ASSERT_EQ(c->bad_order, 0);
+    ASSERT_EQ(c->repeated, 0);
+    ASSERT_EQ(c->n_starts, n_utt);
+    ASSERT_EQ(c->n_ends, n_utt);
+    ASSERT_TRUE(c->n_partials_text > 0);
+    ASSERT_TRUE(c->n_stats > 0);
+}
+
+/* ---- policies on a long stream ------------------------------------------------------------ */
+
+TEST(native_wer_matches_batch)
+{
+    sotto_asr *asr = sphinx_new();
+    long_stream ls;
+    build_stream(&ls, 8, 1.0);
+    double wb = batch_wer(asr, &ls);
+    sotto_stream_options o;
+    sotto_stream_options_init(&o); /* auto = native for sphinx */
+    collect c;
+    collect_init(&c);
+    sotto_stream_stats st;
+    run_stream(asr, &o, ls.pcm, ls.n, 640, &c, &st);
+    double ws = stream_wer(&ls, &c);
+    double lat_mean = 0, lat_p95 = 0;
+    latency_stats(&c, &lat_mean, &lat_p95);
+    fprintf(stderr, "native: %.1f s audio, stream WER %.2f%% batch WER %.2f%%, %d finals, "
+                    "updates %lld (no VAD %lld), voiced %.1f s, rtf %.3f, "
+                    "word latency (audio fed) mean %.2f s p95 %.2f s over %d words\n",
+            (double)ls.n / RATE, 100 * ws, 100 * wb, c.n_finals, (long long)st.updates,
+            (long long)st.updates_no_vad, st.voiced_s, st.rtf, lat_mean, lat_p95, c.n_lat);
+    check_append_only(&c, 8);
+    ASSERT_TRUE(ws <= wb + 0.015);
+    /* one final per utterance, committed at its end (after the VAD's 0.5 s hangover) */
+    ASSERT_EQ(c.n_finals, 8);
+    ASSERT_TRUE(lat_mean >= 0.5);
+    ASSERT_TRUE(st.voiced_s < st.audio_s * 0.9);
+    ASSERT_NEAR(st.audio_s, (double)ls.n / RATE, 1e-6);
+    free(ls.pcm);
+    sotto_asr_free(asr);
+}
+
+/* Early commit: words agreed on by consecutive first-pass hypotheses are published
+ * mid-utterance. The same stream as above; latency = audio fed when a word's final was
+ * emitted minus the word's end (computation left out: the test feeds as fast as it can). */
+TEST(native_early_commit_latency)
+{
+    sotto_asr *asr = sphinx_new();
+    long_stream ls;
+    build_stream(&ls, 8, 1.0);
+    double wb = batch_wer(asr, &ls);
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    collect c;
+    collect_init(&c);
+    sotto_stream_stats st;
+    early_commit = 1;
+    run_stream(asr, &o, ls.pcm, ls.n, 640, &c, &st);
+    early_commit = 0;
+    double ws = stream_wer(&ls, &c);
+    double lat_mean = 0, lat_p95 = 0;
+    latency_stats(&c, &lat_mean, &lat_p95);
+    fprintf(stderr, "native early commit: stream WER %.2f%% batch WER %.2f%%, %d finals, "
+                    "updates %lld, rtf %.3f, word latency (audio fed) mean %.2f s p95 %.2f s "
+                    "over %d words\n",
+            100 * ws, 100 * wb, c.n_finals, (long long)st.updates, st.rtf, lat_mean, lat_p95,
+            c.n_lat);
+    check_append_only(&c, 8);
+    /* words come mid-utterance: more finals than utterances, far sooner than at the
+     * utterance end (1.9 s mean there) */
+    ASSERT_TRUE(c.n_finals > 8);
+    ASSERT_TRUE(lat_mean <= 0.8);
+    ASSERT_TRUE(lat_p95 <= 1.2);
+    /* the price: PocketSphinx's first pass keeps errors its second pass fixes (11.1% vs
+     * 7.4% here), which is why early commit is off by default; bound the regression */
+    ASSERT_TRUE(ws <= wb + 0.06);
+    free(ls.pcm);
+    sotto_asr_free(asr);
+}
+
+TEST(native_early_commit_threaded_same_as_sync)
+{
+    sotto_asr *asr = sphinx_new();
+    long_stream ls;
+    build_stream(&ls, 4, 1.0);
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    collect a, b;
+    collect_init(&a);
+    collect_init(&b);
+    early_commit = 1;
+    run_stream(asr, &o, ls.pcm, ls.n, 640, &a, NULL);
+    o.threaded = 1;
+    /* the worker takes whatever waits: updates of any size; the hypothesis is still read
+     * at the same points of each utterance */
+    run_stream(asr, &o, ls.pcm, ls.n, 1600, &b, NULL);
+    early_commit = 0;
+    ASSERT_TRUE(a.n_finals > 4);
+    ASSERT_STR_EQ(b.finals, a.finals);
+    ASSERT_EQ(b.n_finals, a.n_finals);
+    ASSERT_EQ(b.bad_order, 0);
+    ASSERT_EQ(b.repeated, 0);
+    free(ls.pcm);
+    sotto_asr_free(asr);
+}
+
+TEST(local_agreement_wer_matches_batch)
+{
+    sotto_asr *asr = sphinx_new();
+    long_stream ls;
+    /* 6 utterances (about 31 s): LocalAgreement re-decodes the buffer every second, about
+     * 3x the voiced audio, which keeps this under a minute with sanitizers */
+    build_stream(&ls, 6, 1.0);
+    double wb = batch_wer(asr, &ls);
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    o.policy = SOTTO_POLICY_LOCAL_AGREEMENT;
+    collect c;
+    collect_init(&c);
+    sotto_stream_stats st;
+    run_stream(asr, &o, ls.pcm, ls.n, 640, &c, &st);
+    double ws = stream_wer(&ls, &c);
+    fprintf(stderr, "local_agreement: stream WER %.2f%% batch WER %.2f%%, %d finals, "
+                    "updates %lld (no VAD %lld), rtf %.3f\n",
+            100 * ws, 100 * wb, c.n_finals, (long long)st.updates, (long long)st.updates_no_vad,
+            st.rtf);
+    check_append_only(&c, 6);
+    /* mid-utterance commits: more finals than utterances */
+    ASSERT_TRUE(c.n_finals > 6);
+    ASSERT_TRUE(ws <= wb + 0.015);
+    free(ls.pcm);
+    sotto_asr_free(asr);
+}
+
+TEST(threaded_same_finals_as_sync)
+{
+    sotto_asr *asr = sphinx_new();
+    long_stream ls;
+    build_stream(&ls, 4, 1.0);
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    o.policy = SOTTO_POLICY_NATIVE;
+    collect a, b;
+    collect_init(&a);
+    collect_init(&b);
+    run_stream(asr, &o, ls.pcm, ls.n, 640, &a, NULL);
+    o.threaded = 1;
+    sotto_stream_stats st;
+    run_stream(asr, &o, ls.pcm, ls.n, 1600, &b, &st);
+    ASSERT_STR_EQ(b.finals, a.finals);
+    ASSERT_EQ(b.n_finals, a.n_finals);
+    ASSERT_EQ(b.bad_order, 0);
+    ASSERT_TRUE(!pthread_equal(b.thread, pthread_self())); /* events from the worker */
+    ASSERT_EQ(st.backlog_s, 0);
+    ASSERT_EQ(st.degraded, 0);
+    free(ls.pcm);
+    sotto_asr_free(asr);
+}
+
+TEST(threaded_local_agreement)
+{
+    sotto_asr *asr = sphinx_new();
+    long_stream ls;
+    build_stream(&ls, 4, 1.0);
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    o.policy = SOTTO_POLICY_LOCAL_AGREEMENT;
+    collect a, b;
+    collect_init(&a);
+    collect_init(&b);
+    run_stream(asr, &o, ls.pcm, ls.n, 640, &a, NULL);
+    o.threaded = 1;
+    /* all at once: the worker takes large batches (updates grow, finals stay right) */
+    run_stream(asr, &o, ls.pcm, ls.n, ls.n, &b, NULL);
+    double wa = stream_wer(&ls, &a), wb = stream_wer(&ls, &b);
+    fprintf(stderr, "local_agreement sync WER %.2f%%, threaded (one feed) WER %.2f%%\n", 100 * wa,
+            100 * wb);
+    ASSERT_EQ(b.bad_order, 0);
+    ASSERT_EQ(b.repeated, 0);
+    ASSERT_TRUE(wb <= wa + 0.05);
+    free(ls.pcm);
+    sotto_asr_free(asr);
+}
+
+/* ---- silence, noise, VAD --------------------------------------------------------------- */
+
+TEST(silence_and_noise_give_no_text)
+{
+    sotto_asr *asr = sphinx_new();
+    size_t n = 0;
+    float *pcm = load_wav("silence_5s.wav", &n);
+    /* noise-only: 8 s of steady white noise at about -26 dBFS */
+    size_t nn = (size_t)RATE * 8;
+    float *nz = malloc(nn * sizeof *nz);
+    for (size_t i = 0; i < nn; i++)
+        nz[i] = noise(0.05f);
+    for (int policy = 1; policy <= 2; policy++) {
+        sotto_stream_options o;
+        sotto_stream_options_init(&o);
+        o.policy = (sotto_stream_policy)policy;
+        collect c;
+        collect_init(&c);
+        sotto_stream_stats st;
+        run_stream(asr, &o, pcm, n, 640, &c, &st);
+        ASSERT_EQ(c.n_finals, 0);
+        ASSERT_EQ(c.n_partials_text, 0);
+        ASSERT_EQ(st.updates, 0);
+        collect_init(&c);
+        run_stream(asr, &o, nz, nn, 640, &c, &st);
+        ASSERT_EQ(c.n_finals, 0);
+        ASSERT_EQ(c.n_partials_text, 0);
+    }
+    free(nz);
+    free(pcm);
+    sotto_asr_free(asr);
+}
+
+TEST(vad_saves_recognizer_calls)
+{
+    sotto_asr *asr = sphinx_new();
+    long_stream ls;
+    /* 2 utterances with long gaps: about 80% of the audio is silence */
+    build_stream(&ls, 2, 12.0);
+    double speech = (double)(ls.lens[0] + ls.lens[1]) / RATE, total = (double)ls.n / RATE;
+    for (int policy = 1; policy <= 2; policy++) {
+        sotto_stream_options o;
+        sotto_stream_options_init(&o);
+        o.policy = (sotto_stream_policy)policy;
+        collect c;
+        collect_init(&c);
+        sotto_stream_stats st;
+        run_stream(asr, &o, ls.pcm, ls.n, 640, &c, &st);
+        double saved = 1.0 - (double)st.updates / (double)st.updates_no_vad;
+        fprintf(stderr, "%s: %.1f s audio, %.0f%% silence: %lld recognizer calls, %lld without "
+                        "VAD: %.0f%% saved; voiced %.1f s\n",
+                sotto_stream_policy_name(o.policy), total, 100 * (1 - speech / total),
+                (long long)st.updates, (long long)st.updates_no_vad, 100 * saved, st.voiced_s);
+        ASSERT_TRUE(speech / total < 0.22);
+        ASSERT_TRUE(c.n_finals >= 1);
+        /* each utterance also sends its 1 s pre-roll and the VAD's 0.5 s hangover, so the
+         * calls saved stay a little under the silence share (measured about 75%); the
+         * issue's ">= 90% fewer" is not reachable by call count with 20% speech */
+        ASSERT_TRUE(saved >= 0.70);
+        ASSERT_TRUE(st.voiced_s < total * 0.35);
+    }
+    free(ls.pcm);
+    sotto_asr_free(asr);
+}
+
+TEST(speech_start_time_and_preroll)
+{
+    sotto_asr *asr = sphinx_new();
+    size_t n = 0;
+    float *pcm = load_wav("speech_at_2s.wav", &n);
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    collect c;
+    collect_init(&c);
+    sotto_stream_stats st;
+    run_stream(asr, &o, pcm, n, 640, &c, &st);
+    ASSERT_EQ(c.n_starts, 1);
+    ASSERT_NEAR(c.first_start_t, 2.0, 0.3);
+    ASSERT_TRUE(c.n_finals >= 1);
+    ASSERT_TRUE(c.word_starts[0] >= 1.5);
+    /* the recognizer heard the pre-roll (1 s) but not the silence before it */
+    ASSERT_TRUE(st.voiced_s < (double)n / RATE - 0.8);
+    free(pcm);
+    sotto_asr_free(asr);
+}
+
+TEST(no_vad_sends_everything)
+{
+    sotto_asr *asr = sphinx_new();
+    size_t n = 0;
+    float *pcm = load_wav("two_utterances.wav", &n);
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    o.use_vad = 0;
+    collect c;
+    collect_init(&c);
+    sotto_stream_stats st;
+    run_stream(asr, &o, pcm, n, 640, &c, &st);
+    ASSERT_EQ(c.n_starts, 0);
+    ASSERT_TRUE(c.n_finals >= 1);
+    ASSERT_NEAR(st.voiced_s, (double)n / RATE, 1e-6);
+    free(pcm);
+    sotto_asr_free(asr);
+}
+
+/* ---- flush, bad input, options ------------------------------------------------------------ */
+
+TEST(flush_commits_mid_stream)
+{
+    sotto_asr *asr = sphinx_new();
+    size_t n = 0;
+    float *pcm = load_wav("utt_00_kal16.wav", &n);
+    /* native, local_agreement, native with early commit */
+    for (int v = 1; v <= 3; v++) {
+        sotto_stream_options o;
+        sotto_stream_options_init(&o);
+        o.policy = v == 3 ? SOTTO_POLICY_NATIVE : (sotto_stream_policy)v;
+        collect c;
+        collect_init(&c);
+        sotto_stream *s = NULL;
+        ASSERT_OK(sotto_stream_new(asr, &o, on_event, &c, &s));
+        if (v == 3)
+            ASSERT_OK(native_set_early_commit(s, 1));
+        /* the whole utterance but no trailing silence: the VAD has not ended it */
+        ASSERT_OK(sotto_stream_feed(s, pcm, n));
+        int before = c.n_finals;
+        ASSERT_OK(sotto_stream_flush(s));
+        ASSERT_TRUE(c.n_finals > before);
+        ASSERT_TRUE(strlen(c.finals) > 10);
+        char after_flush[8192];
+        snprintf(after_flush, sizeof after_flush, "%s", c.finals);
+        if (v == 3) {
+            /* early commit: audio short of a block is fed at the flush, so a second
+             * utterance's words keep their times (after the first's, nothing repeated) */
+            ASSERT_EQ(native_set_early_commit(s, 0), SOTTO_EINVAL); /* audio was fed */
+            ASSERT_OK(sotto_stream_feed(s, pcm, n));
+        }
+        ASSERT_OK(sotto_stream_finish(s));
+        ASSERT_EQ(c.bad_order, 0);
+        ASSERT_EQ(c.repeated, 0);
+        ASSERT_STR_CONTAINS(c.finals, after_flush); /* append-only */
+        if (v == 3)
+            ASSERT_TRUE(strlen(c.finals) > strlen(after_flush) + 10);
+        sotto_stream_free(s);
+    }
+    free(pcm);
+    sotto_asr_free(asr);
+}
+
+TEST(bad_input)
+{
+    sotto_asr *asr = sphinx_new();
+    sotto_stream *s = NULL;
+    ASSERT_OK(sotto_stream_new(asr, NULL, NULL, NULL, &s));
+    float x[4] = {0.1f, NAN, 0.0f, 0.0f};
+    ASSERT_EQ(sotto_stream_feed(s, x, 4), SOTTO_EINVAL);
+    ASSERT_STR_CONTAINS(sotto_last_error(), "finite");
+    x[1] = INFINITY;
+    ASSERT_EQ(sotto_stream_feed(s, x, 4), SOTTO_EINVAL);
+    x[1] = 0.0f;
+    ASSERT_OK(sotto_stream_feed(s, x, 4));
+    ASSERT_OK(sotto_stream_finish(s));
+    ASSERT_EQ(sotto_stream_feed(s, x, 4), SOTTO_EINVAL);
+    ASSERT_STR_CONTAINS(sotto_last_error(), "after finish");
+    ASSERT_EQ(sotto_stream_feed(NULL, x, 4), SOTTO_EINVAL);
+    sotto_stream_free(s);
+    sotto_stream_free(NULL);
+
+    /* threaded: the same checks, and free without finish stops the worker */
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    o.threaded = 1;
+    ASSERT_OK(sotto_stream_new(asr, &o, NULL, NULL, &s));
+    ASSERT_EQ(sotto_stream_feed(s, x + 1, 0), 0);
+    x[2] = NAN;
+    ASSERT_EQ(sotto_stream_feed(s, x, 4), SOTTO_EINVAL);
+    sotto_stream_free(s);
+    sotto_asr_free(asr);
+}
+
+TEST(early_commit_errors)
+{
+    sotto_asr *asr = sphinx_new();
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    o.policy = SOTTO_POLICY_LOCAL_AGREEMENT;
+    sotto_stream *s = NULL;
+    ASSERT_OK(sotto_stream_new(asr, &o, NULL, NULL, &s));
+    ASSERT_EQ(native_set_early_commit(s, 1), SOTTO_EINVAL);
+    ASSERT_STR_CONTAINS(sotto_last_error(), "native");
+    sotto_stream_free(s);
+    ASSERT_EQ(native_set_early_commit(NULL, 1), SOTTO_EINVAL);
+    o.policy = SOTTO_POLICY_NATIVE;
+    ASSERT_OK(sotto_stream_new(asr, &o, NULL, NULL, &s));
+    ASSERT_OK(native_set_early_commit(s, 1));
+    ASSERT_OK(native_set_early_commit(s, 0));
+    sotto_stream_free(s);
+    sotto_asr_free(asr);
+}
+
+TEST(policy_parse_and_options)
+{
+    sotto_stream_policy p;
+    ASSERT_OK(sotto_stream_policy_parse("native", &p));
+    ASSERT_EQ(p, SOTTO_POLICY_NATIVE);
+    ASSERT_OK(sotto_stream_policy_parse("local_agreement", &p));
+    ASSERT_EQ(p, SOTTO_POLICY_LOCAL_AGREEMENT);
+    ASSERT_OK(sotto_stream_policy_parse("align_att", &p));
+    ASSERT_EQ(p, SOTTO_POLICY_ALIGN_ATT);
+    ASSERT_OK(sotto_stream_policy_parse("auto", &p));
+    ASSERT_EQ(p, SOTTO_POLICY_AUTO);
+    ASSERT_EQ(sotto_stream_policy_parse("la", &p), SOTTO_EINVAL);
+    ASSERT_STR_CONTAINS(sotto_last_error(), "local_agreement");
+    ASSERT_EQ(sotto_stream_policy_parse("", &p), SOTTO_EINVAL);
+    ASSERT_EQ(sotto_stream_policy_parse(NULL, &p), SOTTO_EINVAL);
+    ASSERT_STR_EQ(sotto_stream_policy_name(SOTTO_POLICY_LOCAL_AGREEMENT), "local_agreement");
+    ASSERT_STR_EQ(sotto_stream_policy_name((sotto_stream_policy)9), "unknown");
+
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    ASSERT_EQ(o.use_vad, 1);
+    ASSERT_NEAR(o.preroll_s, 1.0, 1e-6);
+    ASSERT_EQ(o.tau_frames, 25);
+    ASSERT_EQ(o.max_context_words, 120);
+
+    sotto_asr *asr = sphinx_new();
+    sotto_stream *s = NULL;
+    o.policy = SOTTO_POLICY_ALIGN_ATT; /* sphinx has no cross-attention */
+    ASSERT_EQ(sotto_stream_new(asr, &o, NULL, NULL, &s), SOTTO_EINVAL);
+    ASSERT_STR_CONTAINS(sotto_last_error(), "align_att");
+    ASSERT_TRUE(s == NULL);
+    sotto_stream_options_init(&o);
+    o.preroll_s = NAN;
+    ASSERT_EQ(sotto_stream_new(asr, &o, NULL, NULL, &s), SOTTO_EINVAL);
+    sotto_stream_options_init(&o);
+    o.trim_s = 40.0f;
+    ASSERT_EQ(sotto_stream_new(asr, &o, NULL, NULL, &s), SOTTO_EINVAL);
+    sotto_stream_options_init(&o);
+    o.domain = "astrology";
+    ASSERT_EQ(sotto_stream_new(asr, &o, NULL, NULL, &s), SOTTO_EINVAL);
+    ASSERT_STR_CONTAINS(sotto_last_error(), "medical");
+    sotto_stream_options_init(&o);
+    o.vad.frame_ms = 7;
+    ASSERT_EQ(sotto_stream_new(asr, &o, NULL, NULL, &s), SOTTO_EINVAL);
+    sotto_stream_options_init(&o);
+    o.domain = "legal";
+    o.terms = "Smith v. Jones, estoppel";
+    ASSERT_OK(sotto_stream_new(asr, &o, NULL, NULL, &s));
+    sotto_stream_free(s);
+    ASSERT_EQ(sotto_stream_new(NULL, &o, NULL, NULL, &s), SOTTO_EINVAL);
+    sotto_asr_free(asr);
+}
+
+/* ---- pure parts ------------------------------------------------------------------------- */
+
+static sotto_word W(const char *w, double start, double end)
+{
+    sotto_word x = {(char *)w, start, end, 0.9f};
+    return x;
+}
+
+TEST(la_commit_logic)
+{
+    /* two hypotheses agree on "the meeting has"; "been" differs */
+    sotto_word prev[] = {W(" the", 0.0, 0.2), W(" meeting", 0.2, 0.6), W(" has", 0.6, 0.8),
+                         W(" bean", 0.8, 1.0)};
+    sotto_word cur[] = {W("the", 0.0, 0.2), W("meeting", 0.2, 0.6), W("has", 0.6, 0.8),
+                        W("been", 0.8, 1.1), W("moved", 1.1, 1.5)};
+    ASSERT_EQ(la_commit_count(prev, 4, cur, 5, 2.0, 0.2, 0), 3);
+    /* word boundary: "has" ends 0.1 s before the buffer end: held back, and so is
+     * everything after it */
+    ASSERT_EQ(la_commit_count(prev, 4, cur, 5, 0.9, 0.2, 0), 2);
+    ASSERT_EQ(la_commit_count(prev, 4, cur, 5, 1.0, 0.2, 0), 3);
+    ASSERT_EQ(la_commit_count(prev, 4, cur, 5, 0.75, 0.2, 0), 1);
+    /* at the utterance end everything goes, touching the end or not */
+    ASSERT_EQ(la_commit_count(prev, 4, cur, 5, 1.5, 0.2, 1), 5);
+    /* nothing to agree with yet */
+    ASSERT_EQ(la_commit_count(NULL, 0, cur, 5, 9.0, 0.2, 0), 0);
+    ASSERT_EQ(la_commit_count(prev, 4, NULL, 0, 9.0, 0.2, 0), 0);
+    ASSERT_TRUE(la_word_eq(" has ", "has"));
+    ASSERT_TRUE(!la_word_eq("has", "Has"));
+
+    /* skip: words before last_end - 0.1 go; then repeats of the committed tail */
+    sotto_word tail[] = {W("the", 0.0, 0.2), W("meeting", 0.2, 0.6)};
+    sotto_word hyp[] = {W("the", 0.0, 0.2), W("meeting", 0.2, 0.6), W("has", 0.6, 0.8)};
+    ASSERT_EQ(la_skip(tail, 2, hyp, 3, 0.6), 2);
+    /* times shifted (a re-decode after trimming): the repeat check removes them */
+    sotto_word hyp2[] = {W("the", 0.55, 0.6), W("meeting", 0.6, 0.9), W("has", 0.9, 1.0)};
+    ASSERT_EQ(la_skip(tail, 2, hyp2, 3, 0.6), 2);
+    /* only the tail's last word repeats */
+    sotto_word hyp3[] = {W("meeting", 0.55, 0.7), W("has", 0.7, 0.9)};
+    ASSERT_EQ(la_skip(tail, 2, hyp3, 2, 0.6), 1);
+    /* far from the committed end: no repeat check */
+    sotto_word hyp4[] = {W("meeting", 3.0, 3.3)};
+    ASSERT_EQ(la_skip(tail, 2, hyp4, 1, 0.6), 0);
+    ASSERT_EQ(la_skip(NULL, 0, hyp, 3, -1e9), 0);
+}
+
+TEST(context_trims_whole_words_keeps_static)
+{
+    stream_context c;
+    ASSERT_OK(context_init(&c, "business", "Acme Corp, , widget ", "Quarterly call.", 5));
+    const char *p = context_prompt(&c, 1e9);
+    ASSERT_TRUE(p != NULL);
+    ASSERT_STR_CONTAINS(p, "EBITDA");
+    ASSERT_STR_CONTAINS(p, "Acme Corp, widget. Quarterly call.");
+    char static_part[4096];
+    snprintf(static_part, sizeof static_part, "%s", p);
+
+    ASSERT_OK(context_add_text(&c, "one two three four", 1.0));
+    ASSERT_OK(context_add_text(&c, "five six seven", 2.0));
+    p = context_prompt(&c, 1e9);
+    /* five words kept: the oldest two went, whole */
+    char want[4200];
+    snprintf(want, sizeof want, "%s three four five six seven", static_part);
+    ASSERT_STR_EQ(p, want);
+    /* words still inside the buffer (start >= 2.0) are left out of the prompt */
+    p = context_prompt(&c, 2.0);
+    snprintf(want, sizeof want, "%s three four", static_part);
+    ASSERT_STR_EQ(p, want);
+    context_free(&c);
+
+    /* no static part, no words: no prompt */
+    ASSERT_OK(context_init(&c, NULL, NULL, NULL, 120));
+    ASSERT_TRUE(context_prompt(&c, 1e9) == NULL);
+    sotto_word w[] = {W(" Hello", 0.5, 0.8), W(" world.", 0.8, 1.2)};
+    ASSERT_OK(context_add_words(&c, w, 2));
+    ASSERT_STR_EQ(context_prompt(&c, 1e9), "Hello world.");
+    context_free(&c);
+    ASSERT_EQ(context_init(&c, "cooking", NULL, NULL, 10), SOTTO_EINVAL);
+}
+
+TEST(domain_lookup)
+{
+    const char *names[] = {"medical", "legal", "technical", "business", "education"};
+    for (int i = 0; i < 5; i++) {
+        const char *terms = NULL;
+        ASSERT_OK(sotto_stream_domain_terms(names[i], &terms));
+        int n = 1;
+        for (const char *p = terms; *p; p++)
+            n += *p == ',';
+        ASSERT_TRUE(n >= 20 && n <= 40);
+    }
+    const char *t = NULL;
+    ASSERT_OK(sotto_stream_domain_terms("medical", &t));
+    ASSERT_STR_CONTAINS(t, "tachycardia");
+    ASSERT_EQ(sotto_stream_domain_terms("astrology", &t), SOTTO_EINVAL);
+    ASSERT_STR_CONTAINS(sotto_last_error(), "education");
+    ASSERT_EQ(sotto_stream_domain_terms(NULL, &t), SOTTO_EINVAL);
+}
+
+/* ---- align_att glue (Whisper, random weights: structure only) ------------------------- */
+
+TEST(align_att_glue_on_random_whisper)
+{
+    /* small dims as in test_whisper_backend.c: a random model says gibberish, so this
+     * checks the plumbing (auto picks align_att, buffer drops, append-only finals) */
+    whisper_hparams hp = {.n_vocab = 51865, .n_audio_ctx = 1500, .n_audio_state = 64,
+                          .n_audio_head = 2, .n_audio_layer = 2, .n_text_ctx = 64,
+                          .n_text_state = 64, .n_text_head = 2, .n_text_layer = 3,
+                          .n_mels = 80, .ftype = 0};
+    char path[1024];
+    snprintf(path, sizeof path, "%s/small.bin", check_tmpdir());
+    ASSERT_OK(whisper_model_write_random(&hp, NN_F32, 11, path));
+    sotto_asr_options ao;
+    sotto_asr_options_init(&ao);
+    ao.model_path = path;
+    ao.language = "en";
+    sotto_asr *asr = NULL;
+    ASSERT_OK(sotto_asr_new("whisper", &ao, &asr));
+    long_stream ls;
+    build_stream(&ls, 2, 1.0);
+    sotto_stream_options o;
+    sotto_stream_options_init(&o); /* auto: align_att for whisper */
+    o.max_buffer_s = 2.5f; /* force drops inside an utterance */
+    o.trim_s = 2.0f;
+    o.domain = "technical";
+    collect c;
+    collect_init(&c);
+    sotto_stream_stats st;
+    run_stream(asr, &o, ls.pcm, ls.n, 640, &c, &st);
+    fprintf(stderr, "align_att (random model): %d finals, %lld updates, buffered %.2f s, rtf %.2f\n",
+            c.n_finals, (long long)st.updates, st.buffered_s, st.rtf);
+    ASSERT_EQ(c.bad_order, 0);
+    ASSERT_EQ(c.n_starts, 2);
+    ASSERT_TRUE(st.updates >= 4);
+    ASSERT_TRUE(st.buffered_s <= o.max_buffer_s);
+    free(ls.pcm);
+    sotto_asr_free(asr);
+}
+
+/* ---- threaded: backlog and degraded ------------------------------------------------------ */
+
+typedef struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int reached, open;
+    int n_events;
+} gate;
+
+/* Holds the worker inside its first event until the test opens the gate: a recognizer
+ * that has fallen behind real time. */
+static void on_event_gated(void *user, const sotto_stream_event *ev)
+{
+    (void)ev;
+    gate *g = user;
+    pthread_mutex_lock(&g->lock);
+    g->n_events++;
+    g->reached = 1;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->open)
+        pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+}
+
+TEST(threaded_backlog_marks_degraded)
+{
+    sotto_asr *asr = sphinx_new();
+    size_t n = 0;
+    float *pcm = load_wav("utt_01_slt.wav", &n);
+    gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    o.threaded = 1;
+    o.use_vad = 0; /* the first update comes after 0.1 s */
+    sotto_stream *s = NULL;
+    ASSERT_OK(sotto_stream_new(asr, &o, on_event_gated, &g, &s));
+    ASSERT_OK(sotto_stream_feed(s, pcm, 3200));
+    pthread_mutex_lock(&g.lock);
+    while (!g.reached)
+        pthread_cond_wait(&g.cond, &g.lock);
+    pthread_mutex_unlock(&g.lock);
+    /* the worker is stuck: everything fed now waits in the inbox */
+    for (int rep = 0; rep < 3; rep++)
+        ASSERT_OK(sotto_stream_feed(s, pcm, n));
+    sotto_stream_stats st;
+    sotto_stream_get_stats(s, &st);
+    ASSERT_TRUE(st.backlog_s > 4.0);
+    ASSERT_EQ(st.degraded, 1);
+    pthread_mutex_lock(&g.lock);
+    g.open = 1;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    ASSERT_OK(sotto_stream_finish(s));
+    sotto_stream_get_stats(s, &st);
+    ASSERT_EQ(st.backlog_s, 0);
+    ASSERT_EQ(st.degraded, 0);
+    ASSERT_NEAR(st.audio_s, (3200.0 + 3.0 * (double)n) / RATE, 1e-6);
+    /* the backlog went in as one large update, not one per 0.1 s */
+    ASSERT_TRUE(st.updates < 20);
+    ASSERT_TRUE(g.n_events > 1);
+    sotto_stream_free(s);
+    free(pcm);
+    sotto_asr_free(asr);
+}
