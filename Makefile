@@ -6,6 +6,7 @@
 #   make test-asan  only the sanitizer pass (build-asan/)
 #   make demo       deps + build, synthesize speech with flite and transcribe it
 #   make bench      print throughput, real-time factor and peak memory figures
+#   make bench-stream  live transcription over /v1/listen: word latency, WER, 20 streams
 #   make fuzz       short libFuzzer runs of every parser (clang)
 #   make lint       banned functions, clang-format check
 #   make install    install binary, library, headers and pkg-config file (PREFIX=/usr/local)
@@ -17,7 +18,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 FUZZ_SECONDS ?= 15
 
-.PHONY: all build deps test test-fast test-asan demo bench fuzz lint install clean
+.PHONY: all build deps test test-fast test-asan demo bench bench-stream fuzz lint install clean
 
 all: build
 
@@ -53,6 +54,10 @@ demo: deps
 
 bench: build
 	@scripts/bench.sh $(BUILD)
+
+bench-stream: build
+	@cd $(BUILD) && ctest -R fixtures.generate_speech >/dev/null
+	@bench/stream_latency.sh $(BUILD)
 
 fuzz: deps
 	@scripts/fuzz.sh

@@ -6,7 +6,7 @@
 # The stream: fixture utterances (flite, three voices) placed at known times with
 # 1.5-4 s pauses; the placement and each utterance's word times (batch `sotto transcribe
 # --word-timestamps` on the clean utterance) give the reference end of every word.
-# Per policy (native, local_agreement): computation-aware final-word latency (mean, p50,
+# Per policy (native, native with early commit, local_agreement): computation-aware final-word latency (mean, p50,
 # p95), first-partial latency, normalized erasure of partials, WER of the finals, RTF and
 # recognizer calls saved by the VAD. Then N concurrent streams (default 20) of the same
 # audio: per-stream RTF, backlog, degraded flag and final-word latency: do they keep up?
@@ -82,8 +82,10 @@ print(f'batch            WER {100*d[\"wer\"]:5.1f}% (text vs fixture texts)  wal
   "$t0" "$t1" "$(soxi -D "$work/stream.wav")"
 
 echo "== one stream, real time, per policy (WER of finals vs fixture texts, and vs batch words)"
-for pol in native local_agreement; do
-  "$ws" --url "$url" --realtime --chunk-ms 40 --start "{\"policy\":\"$pol\"}" --timeout 300 \
+for pol in native native_early local_agreement; do
+  start="{\"policy\":\"$pol\"}"
+  [ "$pol" = native_early ] && start='{"policy":"native","early_commit":true}'
+  "$ws" --url "$url" --realtime --chunk-ms 40 --start "$start" --timeout 300 \
     "$work/stream.wav" > "$work/ev_$pol.jsonl" || echo "  ($pol: ws_client exited $?)"
   $py "$here/stream_latency.py" single "$work/placement.json" "$work/ev_$pol.jsonl" "$pol" 2>> "$work/summary.jsonl"
 done
