@@ -10,6 +10,7 @@
 # p95), first-partial latency, normalized erasure of partials, WER of the finals, RTF and
 # recognizer calls saved by the VAD. Then N concurrent streams (default 20) of the same
 # audio: per-stream RTF, backlog, degraded flag and final-word latency: do they keep up?
+# STREAMS=N sets N; ONLY_MULTI=1 skips the single-stream part.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 fx=${2:-$build/fixtures}
@@ -81,6 +82,7 @@ import json,sys; d=json.load(sys.stdin); el=float(sys.argv[2])-float(sys.argv[1]
 print(f'batch            WER {100*d[\"wer\"]:5.1f}% (text vs fixture texts)  wall {el:.1f} s  RTF {el/dur:.3f}')" \
   "$t0" "$t1" "$(soxi -D "$work/stream.wav")"
 
+if [ -n "${ONLY_MULTI:-}" ]; then :; else
 echo "== one stream, real time, per policy (WER of finals vs fixture texts, and vs batch words)"
 for pol in native native_early local_agreement; do
   start="{\"policy\":\"$pol\"}"
@@ -90,6 +92,7 @@ for pol in native native_early local_agreement; do
   $py "$here/stream_latency.py" single "$work/placement.json" "$work/ev_$pol.jsonl" "$pol" 2>> "$work/summary.jsonl"
 done
 
+fi
 echo "== $n_streams concurrent streams (native), real time"
 "$ws" --url "$url" --realtime --chunk-ms 40 --streams "$n_streams" --start '{"policy":"native"}' --timeout 600 \
   "$work/stream.wav" > "$work/ev_multi.jsonl" || echo "  (ws_client exited $?)"

@@ -441,6 +441,25 @@ int sotto_asr_stream_take_finals(sotto_asr_stream *s, sotto_transcript *out)
     return sotto_transcript_take(out, &s->finals);
 }
 
+int asr_stream_transcribe(sotto_asr_stream *s, const sotto_asr_call *call, const float *pcm,
+                          size_t n, double t_offset, sotto_transcript *out)
+{
+    if (!s || !out || (!pcm && n > 0))
+        return error_set(SOTTO_EINVAL, "asr_stream_transcribe: NULL argument");
+    if (!s->native || !s->asr->backend->stream_transcribe)
+        return sotto_asr_transcribe_ex(s->asr, pcm, n, t_offset, call, out);
+    if (!isfinite(t_offset) || t_offset < 0.0)
+        return error_set(SOTTO_EINVAL, "asr_stream_transcribe: bad time offset %g", t_offset);
+    if (n == 0)
+        return 0;
+    sotto_asr_options o = s->asr->opts;
+    if (call && call->prompt)
+        o.prompt = call->prompt;
+    if (call && call->word_timestamps)
+        o.word_timestamps = 1;
+    return s->asr->backend->stream_transcribe(s->native, &o, pcm, n, t_offset, out);
+}
+
 int asr_stream_partial_words_supported(const sotto_asr *asr)
 {
     return asr && asr->backend->stream_new && asr->backend->stream_partial_words;

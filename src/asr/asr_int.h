@@ -73,6 +73,11 @@ typedef struct asr_backend {
      * as clock), appended to out (nothing when there is no word yet). Mid-utterance
      * hypotheses may change; they are not finals and are not removed from the stream. */
     int (*stream_partial_words)(void *stream, sotto_transcript *out);
+    /* Optional: whole-buffer recognition (like transcribe) on the stream's own decoder,
+     * between utterances. Streams of one recognizer then run such passes in parallel
+     * instead of queueing on the recognizer's lock. */
+    int (*stream_transcribe)(void *stream, const sotto_asr_options *o, const float *pcm, size_t n,
+                             double t_offset, sotto_transcript *out);
 } asr_backend;
 
 extern const asr_backend asr_backend_sphinx;
@@ -92,6 +97,11 @@ int asr_stream_new_generic(sotto_asr *asr, sotto_asr_stream **out);
 int asr_stream_partial_words(sotto_asr_stream *s, sotto_transcript *out);
 /* 1 when sotto_asr_stream_new(asr) gives a stream that asr_stream_partial_words serves. */
 int asr_stream_partial_words_supported(const sotto_asr *asr);
+/* Recognize a whole buffer for the stream's owner (the native policy's end-of-utterance
+ * pass): on the stream's own decoder when the backend can (stream_transcribe, no lock),
+ * else sotto_asr_transcribe_ex on the shared recognizer. Call between utterances. */
+int asr_stream_transcribe(sotto_asr_stream *s, const sotto_asr_call *call, const float *pcm,
+                          size_t n, double t_offset, sotto_transcript *out);
 
 /* sotto_asr_simul: wrappers over the backend's simul_* (SOTTO_EINVAL naming the backend
  * when it has none). Calls on one recognizer are serialized with its transcribe calls. */

@@ -3,7 +3,8 @@
  *
  * Voiced audio goes into a sotto_asr_stream (PocketSphinx decodes incrementally) for the
  * partials. At the utterance end the policy recognizes the whole utterance once more as
- * one buffer (sotto_asr_transcribe_ex): the live decoder normalizes the cepstrum with a
+ * one buffer (asr_stream_transcribe: on the stream's own decoder, so streams sharing a
+ * recognizer do not queue on its lock): the live decoder normalizes the cepstrum with a
  * running estimate, which costs words at the start of a stream and after level changes,
  * while a whole-utterance pass normalizes over the utterance itself (measured on the
  * 60 s benchmark stream: WER 7.9% with the live decoder's finals, batch 3.4%). The extra
@@ -427,7 +428,7 @@ static int publish_whole(sotto_stream *s, native_state *ns)
         return rc;
     sotto_asr_call call = {.prompt = NULL, .word_timestamps = 1};
     double t0 = time_now();
-    rc = sotto_asr_transcribe_ex(s->asr, ns->utt, ns->n_utt, ns->utt_t0, &call, &ns->finals);
+    rc = asr_stream_transcribe(ns->as, &call, ns->utt, ns->n_utt, ns->utt_t0, &ns->finals);
     stream_count_call(s, time_now() - t0); /* a second recognizer call for this utterance */
     for (size_t i = 0; rc == 0 && i < ns->finals.n_segments; i++) {
         sotto_segment *seg = &ns->finals.segments[i];

@@ -483,6 +483,38 @@ TEST(stream_partial_words_follow_the_hypothesis)
     sotto_asr_free(asr);
 }
 
+/* The native policy's end-of-utterance pass: whole-buffer recognition on the stream's own
+ * decoder gives what the recognizer's transcribe gives (times shifted by the offset), and
+ * is refused inside a streamed utterance. */
+TEST(stream_whole_pass_matches_transcribe)
+{
+    sotto_asr *asr = new_sphinx(1);
+    size_t n = 0;
+    float *pcm = load_wav("utt_03_kal16.wav", &n);
+    sotto_transcript ref, got;
+    sotto_transcript_init(&ref);
+    sotto_transcript_init(&got);
+    ASSERT_OK(sotto_asr_transcribe(asr, pcm, n, 5.0, &ref));
+    sotto_asr_stream *st = NULL;
+    ASSERT_OK(sotto_asr_stream_new(asr, &st));
+    sotto_asr_call call = {.prompt = NULL, .word_timestamps = 1};
+    ASSERT_OK(asr_stream_transcribe(st, &call, pcm, n, 5.0, &got));
+    ASSERT_EQ(got.n_segments, ref.n_segments);
+    ASSERT_TRUE(got.n_segments == 1);
+    ASSERT_STR_EQ(got.segments[0].text, ref.segments[0].text);
+    ASSERT_EQ(got.segments[0].n_words, ref.segments[0].n_words);
+    ASSERT_TRUE(got.segments[0].words[0].start >= 5.0);
+    /* inside a streamed utterance the decoder is busy */
+    ASSERT_OK(sotto_asr_stream_feed(st, pcm, n / 2));
+    ASSERT_EQ(asr_stream_transcribe(st, &call, pcm, n, 0.0, &got), SOTTO_EINVAL);
+    ASSERT_OK(sotto_asr_stream_flush(st));
+    sotto_asr_stream_free(st);
+    sotto_transcript_free(&ref);
+    sotto_transcript_free(&got);
+    free(pcm);
+    sotto_asr_free(asr);
+}
+
 TEST(generic_stream_redecodes_the_buffer)
 {
     sotto_asr *asr = new_sphinx(1);

@@ -407,4 +407,5 @@ const asr_backend asr_backend_sphinx = {
     .stream_flush = sphinx_stream_flush,
     .stream_take_finals = sphinx_stream_take_finals,
     .stream_partial_words = sphinx_stream_partial_words,
+    .stream_transcribe = sphinx_stream_transcribe,
 };

@@ -55,5 +55,7 @@ int sphinx_stream_partial(void *stream, const char **text);
 int sphinx_stream_flush(void *stream);
 int sphinx_stream_take_finals(void *stream, sotto_transcript *out);
 int sphinx_stream_partial_words(void *stream, sotto_transcript *out);
+int sphinx_stream_transcribe(void *stream, const sotto_asr_options *o, const float *pcm, size_t n,
+                             double t_offset, sotto_transcript *out);
 
 #endif

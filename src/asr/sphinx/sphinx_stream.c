@@ -154,3 +154,23 @@ int sphinx_stream_partial_words(void *stream, sotto_transcript *out)
     return sphinx_collect(s->ps, (double)s->utt_start / SPHINX_RATE,
                           (size_t)(s->n_total - s->utt_start), 1, out);
 }
+
+/* Whole-buffer recognition on this stream's decoder (between utterances): the same
+ * batch-CMN pass as sphinx_transcribe, without the recognizer's shared decoder. The
+ * stream's sample count does not move: this audio was already fed (or never will be). */
+int sphinx_stream_transcribe(void *stream, const sotto_asr_options *o, const float *pcm, size_t n,
+                             double t_offset, sotto_transcript *out)
+{
+    sphinx_stream *s = stream;
+    if (s->in_utt)
+        return error_set(SOTTO_EINVAL, "sphinx: a whole-buffer pass inside a streamed utterance");
+    int rc = sphinx_utt_start(s->ps);
+    if (rc < 0)
+        return rc;
+    rc = sphinx_feed(s->ps, pcm, n, TRUE);
+    if (ps_end_utt(s->ps) < 0 && rc == 0)
+        rc = error_set(SOTTO_EBACKEND, "pocketsphinx: cannot end the utterance");
+    if (rc < 0)
+        return rc;
+    return sphinx_collect(s->ps, t_offset, n, o->word_timestamps, out);
+}
