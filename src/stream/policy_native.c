@@ -197,12 +197,11 @@ static int commit(sotto_stream *s, native_state *ns, sotto_word *w, size_t n, co
     return rc;
 }
 
-/* Shift a segment's words from recognizer-fed time to stream time; a segment without
- * words gets its text split (*own, caller frees with words_clear + free). */
-static int segment_words(native_state *ns, sotto_segment *seg, sotto_word **w, size_t *n,
+/* Shift a segment's words by shift seconds (recognizer-fed time to stream time); a
+ * segment without words gets its text split (*own, caller frees with words_clear + free). */
+static int segment_words(sotto_segment *seg, double shift, sotto_word **w, size_t *n,
                          sotto_word **own)
 {
-    double shift = ns->utt_t0 - (double)ns->utt_fed0 / STREAM_RATE;
     *own = NULL;
     *w = seg->words;
     *n = seg->n_words;
@@ -219,16 +218,16 @@ static int segment_words(native_state *ns, sotto_segment *seg, sotto_word **w, s
     return 0;
 }
 
-/* Publish the recognizer's finals (the end of an utterance), only their words after the
- * ones already committed from this utterance's partial hypotheses. */
-static int publish_finals(sotto_stream *s, native_state *ns)
+/* Publish the segments in ns->finals (words shifted by shift seconds into stream time),
+ * only their words after the ones already committed from this utterance, then empty it. */
+static int publish_segments(sotto_stream *s, native_state *ns, double shift)
 {
-    int rc = sotto_asr_stream_take_finals(ns->as, &ns->finals);
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < ns->finals.n_segments; i++) {
         sotto_segment *seg = &ns->finals.segments[i];
         sotto_word *w = NULL, *own = NULL;
         size_t n = 0;
-        rc = segment_words(ns, seg, &w, &n, &own);
+        rc = segment_words(seg, shift, &w, &n, &own);
         if (rc == 0) {
             size_t skip = la_skip(ns->tail, ns->n_tail, w, n, ns->last_end);
             rc = commit(s, ns, w + skip, n - skip, seg->language);
@@ -239,6 +238,15 @@ static int publish_finals(sotto_stream *s, native_state *ns)
     sotto_transcript_free(&ns->finals);
     sotto_transcript_init(&ns->finals);
     return rc;
+}
+
+/* Publish the live decoder's finals (its utterance end, or one it made by itself). */
+static int publish_finals(sotto_stream *s, native_state *ns)
+{
+    int rc = sotto_asr_stream_take_finals(ns->as, &ns->finals);
+    if (rc < 0)
+        return rc;
+    return publish_segments(s, ns, ns->utt_t0 - (double)ns->utt_fed0 / STREAM_RATE);
 }
 
 /* Read the current hypothesis: *cur / *n_cur are its words after the committed ones
@@ -430,24 +438,9 @@ static int publish_whole(sotto_stream *s, native_state *ns)
     double t0 = time_now();
     rc = asr_stream_transcribe(ns->as, &call, ns->utt, ns->n_utt, ns->utt_t0, &ns->finals);
     stream_count_call(s, time_now() - t0); /* a second recognizer call for this utterance */
-    for (size_t i = 0; rc == 0 && i < ns->finals.n_segments; i++) {
-        sotto_segment *seg = &ns->finals.segments[i];
-        sotto_word *own = NULL, *w = seg->words;
-        size_t n = seg->n_words;
-        if (n == 0) {
-            rc = split_words(seg, &own, &n);
-            w = own;
-        }
-        if (rc == 0) {
-            size_t skip = la_skip(ns->tail, ns->n_tail, w, n, ns->last_end);
-            rc = commit(s, ns, w + skip, n - skip, seg->language);
-        }
-        words_clear(own, own ? n : 0);
-        free(own);
-    }
-    sotto_transcript_free(&ns->finals);
-    sotto_transcript_init(&ns->finals);
-    return rc;
+    if (rc < 0)
+        return rc;
+    return publish_segments(s, ns, 0.0); /* the pass was given stream time already */
 }
 
 static int native_update(sotto_stream *s, void *state, int final)
