@@ -11,6 +11,7 @@
 #include "asr/whisper/whisper_int.h"
 #include "base/base_int.h"
 #include "check.h"
+#include "whisper_test_fixtures.h"
 #include "sotto/asr.h"
 #include "sotto/audio.h"
 #include "sotto/error.h"
@@ -707,12 +708,9 @@ TEST(policy_parse_and_options)
 
 TEST(align_att_glue_on_random_whisper)
 {
-    /* small dims as in test_whisper_backend.c: a random model says gibberish, so this
-     * checks the plumbing (auto picks align_att, buffer drops, append-only finals) */
-    whisper_hparams hp = {.n_vocab = 51865, .n_audio_ctx = 1500, .n_audio_state = 64,
-                          .n_audio_head = 2, .n_audio_layer = 2, .n_text_ctx = 64,
-                          .n_text_state = 64, .n_text_head = 2, .n_text_layer = 3,
-                          .n_mels = 80, .ftype = 0};
+    /* the small test dims: a random model says gibberish, so this checks the plumbing
+     * (auto picks align_att, buffer drops, append-only finals) */
+    whisper_hparams hp = whisper_test_small_hparams(51865, 64);
     char path[1024];
     snprintf(path, sizeof path, "%s/small.bin", check_tmpdir());
     ASSERT_OK(whisper_model_write_random(&hp, NN_F32, 11, path));

@@ -5,8 +5,8 @@
  *
  * A random model produces gibberish, so these tests assert structure, not words: times
  * inside the audio and ordered, tokens that are text, valid UTF-8, scores in range,
- * determinism at T = 0 and with a fixed sampling seed. The audio is synthesized here
- * (voiced chirps with syllable-like envelopes plus noise); speech_fixture also runs the
+ * determinism at T = 0 and with a fixed sampling seed. The audio is synthesized
+ * (whisper_test_speech, whisper_test_fixtures.h); speech_fixture also runs the
  * flite fixture utt_00_kal16.wav.
  * Small custom dims (64 wide, 2 + 3 layers, mostly a 64-token text context) keep every
  * test under about 30 s in the ASan build. The real "tiny" dims are not run here: its
@@ -19,6 +19,7 @@
 #include "asr/whisper/transcribe.h"
 #include "base/base_int.h"
 #include "check.h"
+#include "whisper_test_fixtures.h"
 #include "sotto/audio.h"
 #include "sotto/asr.h"
 #include "sotto/error.h"
@@ -26,18 +27,6 @@
 #define RATE 16000
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-/* The small dims. A random model never says <|endoftext|>, so every window decodes the
- * full n_text_ctx / 2 tokens: most tests use a 64-token text context (32 per window) to
- * stay fast under ASan; greedy_structure_and_model_name keeps the real 448. */
-static whisper_hparams small_hparams(int32_t n_vocab, int32_t n_text_ctx)
-{
-    whisper_hparams hp = {.n_vocab = n_vocab, .n_audio_ctx = 1500, .n_audio_state = 64,
-                          .n_audio_head = 2, .n_audio_layer = 2, .n_text_ctx = n_text_ctx,
-                          .n_text_state = 64, .n_text_head = 2, .n_text_layer = 3,
-                          .n_mels = 80, .ftype = 0};
-    return hp;
-}
 
 /* Write a random model into the test's temp dir; returns its path (static buffer). */
 static const char *write_model(const char *name, whisper_hparams hp, nn_type wtype, uint64_t seed)
@@ -51,40 +40,7 @@ static const char *write_model(const char *name, whisper_hparams hp, nn_type wty
 
 static const char *small_model(void)
 {
-    return write_model("small.bin", small_hparams(51865, 64), NN_F32, 11);
-}
-
-/* Speech-like audio: voiced bursts (a 120-200 Hz pulse train shaped by two moving
- * resonances) 150-400 ms long separated by short pauses, plus a little noise. */
-static float *synth(double seconds, uint64_t seed, size_t *n_out)
-{
-    size_t n = (size_t)(seconds * RATE);
-    float *x = calloc(n + 1, sizeof *x);
-    ASSERT_TRUE(x != NULL);
-    uint64_t s = seed * 2654435761u + 1;
-    double phase = 0, f1p = 0, f2p = 0;
-    size_t i = 0;
-    while (i < n) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        size_t burst = (size_t)((0.15 + (s >> 40) % 250 / 1000.0) * RATE);
-        size_t pause = (size_t)((0.05 + (s >> 20) % 150 / 1000.0) * RATE);
-        double f0 = 120 + (s >> 50) % 80, f1 = 300 + (s >> 30) % 500, f2 = 900 + (s >> 10) % 1500;
-        for (size_t k = 0; k < burst && i < n; k++, i++) {
-            double env = sin(M_PI * (double)k / (double)burst);
-            phase += 2 * M_PI * f0 / RATE;
-            f1p += 2 * M_PI * (f1 + 200 * (double)k / burst) / RATE;
-            f2p += 2 * M_PI * (f2 - 300 * (double)k / burst) / RATE;
-            double pulse = pow(0.5 + 0.5 * cos(phase), 8);
-            x[i] = (float)(0.3 * env * pulse * (sin(f1p) + 0.5 * sin(f2p)));
-        }
-        i += pause;
-    }
-    for (size_t k = 0; k < n; k++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        x[k] += (float)(((double)(s >> 11) / 9007199254740992.0 - 0.5) * 0.004);
-    }
-    *n_out = n;
-    return x;
+    return write_model("small.bin", whisper_test_small_hparams(51865, 64), NN_F32, 11);
 }
 
 static sotto_asr_options opts_for(const char *model)
@@ -218,8 +174,8 @@ TEST(corrupt_model_is_the_loaders_error)
 TEST(greedy_structure_and_model_name)
 {
     size_t n;
-    float *pcm = synth(20.0, 1, &n);
-    sotto_asr_options o = opts_for(write_model("small-448.bin", small_hparams(51865, 448), NN_F32, 11));
+    float *pcm = whisper_test_speech(20.0, 1, &n);
+    sotto_asr_options o = opts_for(write_model("small-448.bin", whisper_test_small_hparams(51865, 448), NN_F32, 11));
     o.beam_size = 1;
     sotto_asr *asr = NULL;
     ASSERT_OK(sotto_asr_new("whisper", &o, &asr));
@@ -240,7 +196,7 @@ TEST(greedy_structure_and_model_name)
 TEST(deterministic_at_temperature_zero)
 {
     size_t n;
-    float *pcm = synth(5.0, 2, &n);
+    float *pcm = whisper_test_speech(5.0, 2, &n);
     sotto_asr_options o = opts_for(small_model());
     o.beam_size = 1;
     /* the same recognizer twice: identical output, nothing carries over between calls */
@@ -263,7 +219,7 @@ TEST(deterministic_at_temperature_zero)
 TEST(beam_1_and_beam_5)
 {
     size_t n;
-    float *pcm = synth(5.0, 3, &n);
+    float *pcm = whisper_test_speech(5.0, 3, &n);
     sotto_asr_options o = opts_for(small_model());
     sotto_transcript g, b;
     o.beam_size = 1;
@@ -285,7 +241,7 @@ TEST(beam_1_and_beam_5)
 TEST(best_of_sampling_is_reproducible)
 {
     size_t n;
-    float *pcm = synth(5.0, 4, &n);
+    float *pcm = whisper_test_speech(5.0, 4, &n);
     sotto_asr_options o = opts_for(small_model());
     o.temperature = 0.6f;
     o.best_of = 3;
@@ -304,7 +260,7 @@ TEST(best_of_sampling_is_reproducible)
 TEST(temperature_fallback)
 {
     size_t n;
-    float *pcm = synth(3.0, 5, &n);
+    float *pcm = whisper_test_speech(3.0, 5, &n);
     sotto_asr_options o = opts_for(small_model());
     o.no_fallback = 0;
     o.beam_size = 2;
@@ -323,7 +279,7 @@ TEST(temperature_fallback)
 TEST(language_auto_on_multilingual)
 {
     size_t n;
-    float *pcm = synth(4.0, 6, &n);
+    float *pcm = whisper_test_speech(4.0, 6, &n);
     sotto_asr_options o = opts_for(small_model());
     o.language = "auto";
     o.beam_size = 1;
@@ -355,8 +311,8 @@ TEST(language_auto_on_multilingual)
 TEST(english_only_model)
 {
     size_t n;
-    float *pcm = synth(4.0, 7, &n);
-    const char *path = write_model("small.en.bin", small_hparams(51864, 64), NN_F32, 12);
+    float *pcm = whisper_test_speech(4.0, 7, &n);
+    const char *path = write_model("small.en.bin", whisper_test_small_hparams(51864, 64), NN_F32, 12);
     sotto_asr_options o = opts_for(path);
     o.language = NULL;
     o.beam_size = 1;
@@ -373,7 +329,7 @@ TEST(english_only_model)
 TEST(translate_and_no_timestamps)
 {
     size_t n;
-    float *pcm = synth(5.0, 8, &n);
+    float *pcm = whisper_test_speech(5.0, 8, &n);
     sotto_asr_options o = opts_for(small_model());
     o.beam_size = 1;
     o.language = "nl";
@@ -400,7 +356,7 @@ TEST(translate_and_no_timestamps)
 TEST(initial_prompt)
 {
     size_t n;
-    float *pcm = synth(4.0, 9, &n);
+    float *pcm = whisper_test_speech(4.0, 9, &n);
     sotto_asr_options o = opts_for(small_model());
     o.beam_size = 1;
     o.prompt = "  Meeting notes: Sotto, Whisper, Ünïcode.  ";
@@ -415,7 +371,7 @@ TEST(initial_prompt)
 TEST(word_timestamps)
 {
     size_t n;
-    float *pcm = synth(3.0, 10, &n);
+    float *pcm = whisper_test_speech(3.0, 10, &n);
     sotto_asr_options o = opts_for(small_model());
     o.beam_size = 1;
     o.word_timestamps = 1;
@@ -478,7 +434,7 @@ static void on_token(void *user, const sotto_asr_token *tok)
 TEST(on_token_cross_attention)
 {
     size_t n;
-    float *pcm = synth(3.0, 11, &n);
+    float *pcm = whisper_test_speech(3.0, 11, &n);
     sotto_asr_options o = opts_for(small_model());
     o.beam_size = 1;
     tok_log log = {0};
@@ -506,7 +462,7 @@ TEST(on_token_cross_attention)
 TEST(long_audio_uses_several_windows)
 {
     size_t n;
-    float *pcm = synth(65.0, 12, &n);
+    float *pcm = whisper_test_speech(65.0, 12, &n);
     const char *path = small_model();
     whisper_model *m = NULL;
     whisper_tokenizer *tk = NULL;
@@ -541,10 +497,10 @@ TEST(long_audio_uses_several_windows)
 TEST(f16_and_q8_0_models)
 {
     size_t n;
-    float *pcm = synth(4.0, 13, &n);
+    float *pcm = whisper_test_speech(4.0, 13, &n);
     const nn_type types[] = {NN_F16, NN_Q8_0};
     for (int i = 0; i < 2; i++) {
-        const char *path = write_model(i ? "small-q8_0.bin" : "small-f16.bin", small_hparams(51865, 64), types[i], 14);
+        const char *path = write_model(i ? "small-q8_0.bin" : "small-f16.bin", whisper_test_small_hparams(51865, 64), types[i], 14);
         sotto_asr_options o = opts_for(path);
         o.beam_size = 2;
         sotto_transcript a;
@@ -578,7 +534,7 @@ TEST(short_and_empty_input)
 TEST(generic_stream)
 {
     size_t n;
-    float *pcm = synth(4.0, 15, &n);
+    float *pcm = whisper_test_speech(4.0, 15, &n);
     sotto_asr_options o = opts_for(small_model());
     o.beam_size = 1;
     sotto_asr *asr = NULL;

@@ -12,7 +12,7 @@
  * leading space, so mid-stream word publication is tested on real tokenized text
  * (words_complete_when_the_next_one_starts); end to end, words appear at final.
  * Small dims (64 wide, 2 + 3 layers, a 64-token text context) keep each test a few
- * seconds under ASan; the audio is the speech-like synthesis of test_whisper_backend.c.
+ * seconds under ASan; the audio is whisper_test_speech (whisper_test_fixtures.h).
  */
 #include <math.h>
 #include <stdint.h>
@@ -22,6 +22,7 @@
 #include "asr/whisper/simul.h"
 #include "base/base_int.h"
 #include "check.h"
+#include "whisper_test_fixtures.h"
 #include "sotto/asr.h"
 #include "sotto/error.h"
 
@@ -40,9 +41,7 @@ static void append(char *buf, size_t cap, const char *s)
 static const char *small_model(int32_t n_text_ctx)
 {
     static char path[1024];
-    whisper_hparams hp = {.n_vocab = 51865, .n_audio_ctx = 1500, .n_audio_state = 64, .n_audio_head = 2,
-                          .n_audio_layer = 2, .n_text_ctx = n_text_ctx, .n_text_state = 64, .n_text_head = 2,
-                          .n_text_layer = 3, .n_mels = 80, .ftype = 0};
+    whisper_hparams hp = whisper_test_small_hparams(51865, n_text_ctx);
     snprintf(path, sizeof path, "%s/small-%d.bin", check_tmpdir(), (int)n_text_ctx);
     FILE *f = fopen(path, "rb");
     if (f)
@@ -50,39 +49,6 @@ static const char *small_model(int32_t n_text_ctx)
     else
         ASSERT_OK(whisper_model_write_random(&hp, NN_F32, 11, path));
     return path;
-}
-
-/* Speech-like audio: voiced bursts with moving resonances, short pauses, a little noise
- * (as test_whisper_backend.c). */
-static float *synth(double seconds, uint64_t seed, size_t *n_out)
-{
-    size_t n = (size_t)(seconds * RATE);
-    float *x = calloc(n + 1, sizeof *x);
-    ASSERT_TRUE(x != NULL);
-    uint64_t s = seed * 2654435761u + 1;
-    double phase = 0, f1p = 0, f2p = 0;
-    size_t i = 0;
-    while (i < n) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        size_t burst = (size_t)((0.15 + (s >> 40) % 250 / 1000.0) * RATE);
-        size_t pause = (size_t)((0.05 + (s >> 20) % 150 / 1000.0) * RATE);
-        double f0 = 120 + (s >> 50) % 80, f1 = 300 + (s >> 30) % 500, f2 = 900 + (s >> 10) % 1500;
-        for (size_t k = 0; k < burst && i < n; k++, i++) {
-            double env = sin(M_PI * (double)k / (double)burst);
-            phase += 2 * M_PI * f0 / RATE;
-            f1p += 2 * M_PI * (f1 + 200 * (double)k / burst) / RATE;
-            f2p += 2 * M_PI * (f2 - 300 * (double)k / burst) / RATE;
-            double pulse = pow(0.5 + 0.5 * cos(phase), 8);
-            x[i] = (float)(0.3 * env * pulse * (sin(f1p) + 0.5 * sin(f2p)));
-        }
-        i += pause;
-    }
-    for (size_t k = 0; k < n; k++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        x[k] += (float)(((double)(s >> 11) / 9007199254740992.0 - 0.5) * 0.004);
-    }
-    *n_out = n;
-    return x;
 }
 
 typedef struct fixture {
@@ -103,7 +69,7 @@ static void fixture_open(fixture *fx, const char *language, double seconds)
     ASSERT_OK(sotto_asr_new("whisper", &fx->o, &fx->asr));
     ASSERT_TRUE(asr_simul_supported(fx->asr));
     ASSERT_OK(asr_simul_new(fx->asr, &fx->sim));
-    fx->pcm = synth(seconds, 3, &fx->n);
+    fx->pcm = whisper_test_speech(seconds, 3, &fx->n);
 }
 
 static void fixture_close(fixture *fx)
@@ -476,7 +442,7 @@ TEST(streams_of_one_recognizer_share_the_run_state)
     asr_simul *other = NULL;
     ASSERT_OK(asr_simul_new(fx.asr, &other));
     size_t n2;
-    float *pcm2 = synth(2.0, 77, &n2);
+    float *pcm2 = whisper_test_speech(2.0, 77, &n2);
     asr_simul_out out;
     /* A alone: 2 s then 3 s */
     acc alone = {.last_end = -1};
