@@ -46,6 +46,13 @@ static void session_json(sotto_buf *b, const sotto_session *s)
     sotto_buf_putc(b, '}');
 }
 
+/* page_send's item writer. */
+static void session_item(sotto_buf *b, const void *item, const void *ctx)
+{
+    (void)ctx;
+    session_json(b, item);
+}
+
 static void message_json(sotto_buf *b, const sotto_message *m)
 {
     sotto_buf_printf(b, "{\"id\":%lld,\"object\":\"message\",\"session_id\":\"%s\",\"seq\":%lld,\"role\":",
@@ -214,29 +221,19 @@ int route_session_list(srv_req *r)
     memset(&f, 0, sizeof f);
     f.type = type[0] ? type : NULL;
     f.status = status[0] ? status : NULL;
-    long limit, offset;
-    if (query_time(r, "from", &f.from) || query_time(r, "to", &f.to) ||
-        http_query_long(r, "limit", 1, 1000, 50, &limit) ||
-        http_query_long(r, "offset", 0, 1L << 30, 0, &offset))
+    srv_page p;
+    if (query_time(r, "from", &f.from) || query_time(r, "to", &f.to) || page_parse(r, 50, &p))
         return r->status;
-    f.limit = (size_t)limit;
-    f.offset = (size_t)offset;
+    f.limit = (size_t)p.limit;
+    f.offset = (size_t)p.offset;
     sotto_session *list = NULL;
     size_t n = 0, total = 0;
     int rc = sotto_store_session_list(r->srv->store, r->user.id, &f, &list, &n, &total);
     if (rc)
         return http_error_rc(r, rc);
-    sotto_buf b = SOTTO_BUF_INIT;
-    sotto_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            sotto_buf_putc(&b, ',');
-        session_json(&b, &list[i]);
-    }
-    sotto_buf_printf(&b, "],\"total\":%zu,\"limit\":%ld,\"offset\":%ld,\"has_more\":%s}\n", total, limit,
-                     offset, (size_t)offset + n < total ? "true" : "false");
+    int st = page_send(r, &p, list, n, sizeof *list, total, session_item, NULL);
     sotto_session_list_free(list, n);
-    return reply(r, 200, &b);
+    return st;
 }
 
 int route_session_end(srv_req *r)
@@ -355,12 +352,12 @@ int route_search(srv_req *r)
         return http_error(r, 400, "invalid_request", "query parameter 'q' is over 1000 bytes");
     if (k == 0 || !q[0])
         return http_error(r, 400, "invalid_request", "query parameter 'q' (the words to find) is required");
-    long limit, offset;
-    if (http_query_long(r, "limit", 1, 1000, 20, &limit) || http_query_long(r, "offset", 0, 1L << 30, 0, &offset))
+    srv_page p;
+    if (page_parse(r, 20, &p))
         return r->status;
     sotto_search_hit *hits = NULL;
     size_t n = 0;
-    int rc = sotto_store_search(r->srv->store, r->user.id, q, (size_t)limit, (size_t)offset, &hits, &n);
+    int rc = sotto_store_search(r->srv->store, r->user.id, q, (size_t)p.limit, (size_t)p.offset, &hits, &n);
     if (rc)
         return http_error_rc(r, rc);
     sotto_buf b = SOTTO_BUF_INIT;
@@ -376,7 +373,7 @@ int route_search(srv_req *r)
         message_json(&b, &hits[i].message);
         sotto_buf_putc(&b, '}');
     }
-    sotto_buf_printf(&b, "],\"count\":%zu,\"limit\":%ld,\"offset\":%ld}\n", n, limit, offset);
+    sotto_buf_printf(&b, "],\"count\":%zu,\"limit\":%ld,\"offset\":%ld}\n", n, p.limit, p.offset);
     sotto_search_hits_free(hits, n);
     return reply(r, 200, &b);
 }

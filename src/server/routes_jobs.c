@@ -220,6 +220,12 @@ static void job_json(const sotto_server *s, sotto_buf *b, const sotto_job *j, in
     sotto_buf_putc(b, '}');
 }
 
+/* page_send's item writer: a job as the list shows it (without its large JSON parts). */
+static void job_item(sotto_buf *b, const void *item, const void *srv)
+{
+    job_json(srv, b, item, 0);
+}
+
 int route_job_get(srv_req *r)
 {
     sotto_job j;
@@ -257,28 +263,18 @@ int route_job_list(srv_req *r)
                               status);
         f.status = (int)js;
     }
-    long limit, offset;
-    if (http_query_long(r, "limit", 1, 1000, 50, &limit) || http_query_long(r, "offset", 0, 1L << 30, 0, &offset))
+    srv_page p;
+    if (page_parse(r, 50, &p))
         return r->status;
-    f.limit = (size_t)limit;
-    f.offset = (size_t)offset;
+    f.limit = (size_t)p.limit;
+    f.offset = (size_t)p.offset;
     sotto_job *list = NULL;
     size_t n = 0, total = 0;
     int rc = sotto_store_job_list(r->srv->store, r->user.id, &f, &list, &n, &total);
     if (rc)
         return http_error_rc(r, rc);
-    sotto_buf b = SOTTO_BUF_INIT;
-    sotto_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            sotto_buf_putc(&b, ',');
-        job_json(r->srv, &b, &list[i], 0);
-    }
-    sotto_buf_printf(&b, "],\"total\":%zu,\"limit\":%ld,\"offset\":%ld,\"has_more\":%s}\n", total, limit,
-                     offset, (size_t)offset + n < total ? "true" : "false");
+    int st = page_send(r, &p, list, n, sizeof *list, total, job_item, r->srv);
     sotto_job_list_free(list, n);
-    int st = http_send_json(r, 200, &b);
-    sotto_buf_free(&b);
     return st;
 }
 

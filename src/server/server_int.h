@@ -169,6 +169,21 @@ const char *upload_field_at(const upload *u, const char *name, size_t i);
 /* Free fields; with remove_file, delete the stored file too. */
 void upload_clear(upload *u, int remove_file);
 
+/* ---- page.c: limit/offset lists -------------------------------------------------------- */
+typedef struct srv_page {
+    long limit;  /* ?limit=, 1..1000 */
+    long offset; /* ?offset=, 0..2^30 */
+} srv_page;
+/* Parse ?limit= (dflt_limit when absent) and ?offset= (0). 0 ok; -1 after sending a 400. */
+int page_parse(srv_req *r, long dflt_limit, srv_page *p);
+/* Writes one list item (a JSON object) to b; ctx is page_send's. */
+typedef void (*page_item_fn)(sotto_buf *b, const void *item, const void *ctx);
+/* Send 200 {"object":"list","data":[...],"total","limit","offset","has_more"} with the n
+ * items (each item_size bytes; the caller keeps owning the array) written by put, or a
+ * 500 when out of memory. Returns the status sent. */
+int page_send(srv_req *r, const srv_page *p, const void *items, size_t n, size_t item_size,
+              size_t total, page_item_fn put, const void *ctx);
+
 /* ---- routes ------------------------------------------------------------------------------ */
 int route_health(srv_req *r);
 int route_metrics(srv_req *r);

@@ -157,6 +157,24 @@ int sotto_store_job_get(sotto_store *st, int64_t user_id, const char *id, sotto_
 
 #define JOB_WHERE " WHERE (?1 < 0 OR user_id = ?1) AND (?2 < 0 OR status = ?2)"
 
+typedef struct job_filter_args {
+    int64_t user_id; /* -1: every user's */
+    int status;      /* -1: any status */
+} job_filter_args;
+
+/* store_page_query's free_list (the list-free function through a void pointer). */
+static void free_jobs(void *list, size_t n)
+{
+    sotto_job_list_free(list, n);
+}
+
+static void bind_job_filter(sqlite3_stmt *s, const void *filter)
+{
+    const job_filter_args *a = filter;
+    sqlite3_bind_int64(s, 1, a->user_id);
+    sqlite3_bind_int(s, 2, a->status);
+}
+
 int sotto_store_job_list(sotto_store *st, int64_t user_id, const sotto_job_filter *f,
                          sotto_job **out, size_t *n, size_t *total)
 {
@@ -166,58 +184,23 @@ int sotto_store_job_list(sotto_store *st, int64_t user_id, const sotto_job_filte
     *n = 0;
     if (total)
         *total = 0;
-    int status = f ? f->status : -1;
-    if (status < -1 || status > SOTTO_JOB_CANCELLED)
-        return error_set(SOTTO_EINVAL, "store: job filter status %d is not a job status", status);
-    size_t limit = f && f->limit ? f->limit : 50;
-    if (limit > 1000)
-        limit = 1000;
-    size_t offset = f ? f->offset : 0;
-    if (offset > INT64_MAX)
-        return error_set(SOTTO_EINVAL, "store: offset too large");
-    store_conn *c = store_reader(st);
-    if (!c)
-        return SOTTO_EIO;
-    int rc = store_exec(c, "BEGIN", "begin read");
-    sqlite3_stmt *s = NULL;
-    if (!rc && total) {
-        s = store_stmt(c, "SELECT count(*) FROM jobs" JOB_WHERE);
-        rc = s ? 0 : SOTTO_EIO;
-        if (s) {
-            sqlite3_bind_int64(s, 1, user_id);
-            sqlite3_bind_int(s, 2, status);
-            int step = sqlite3_step(s);
-            if (step == SQLITE_ROW)
-                *total = (size_t)sqlite3_column_int64(s, 0);
-            else
-                rc = store_err(c, step, "count jobs");
-            store_stmt_done(c, s);
-        }
-    }
-    sotto_job *list = NULL;
-    size_t count = 0;
-    if (!rc) {
-        s = store_stmt(c, "SELECT " STORE_JOB_COLS " FROM jobs" JOB_WHERE
-                          " ORDER BY created_at DESC, rowid DESC LIMIT ?3 OFFSET ?4");
-        rc = s ? 0 : SOTTO_EIO;
-    }
-    if (!rc) {
-        sqlite3_bind_int64(s, 1, user_id);
-        sqlite3_bind_int(s, 2, status);
-        sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
-        sqlite3_bind_int64(s, 4, (sqlite3_int64)offset);
-        rc =
-            store_collect(c, s, limit, sizeof *list, jobs_read_row, "jobs", (void **)&list, &count);
-        store_stmt_done(c, s);
-    }
-    store_reader_done(st, c);
-    if (rc) {
-        sotto_job_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return 0;
+    job_filter_args args = {user_id, f ? f->status : -1};
+    if (args.status < -1 || args.status > SOTTO_JOB_CANCELLED)
+        return error_set(SOTTO_EINVAL, "store: job filter status %d is not a job status",
+                         args.status);
+    const store_page_query q = {
+        .count_sql = "SELECT count(*) FROM jobs" JOB_WHERE,
+        .rows_sql = "SELECT " STORE_JOB_COLS " FROM jobs" JOB_WHERE
+                    " ORDER BY created_at DESC, rowid DESC LIMIT ?3 OFFSET ?4",
+        .limit_param = 3,
+        .bind = bind_job_filter,
+        .filter = &args,
+        .elem_size = sizeof(sotto_job),
+        .read = jobs_read_row,
+        .what = "jobs",
+        .free_list = free_jobs,
+    };
+    return store_list_page(st, &q, f ? f->limit : 0, f ? f->offset : 0, (void **)out, n, total);
 }
 
 int sotto_store_job_cancel(sotto_store *st, int64_t user_id, const char *id)

@@ -153,20 +153,8 @@ int sotto_store_message_append(sotto_store *st, int64_t user_id, sotto_message *
     memcpy(session_id, m->session_id, sizeof session_id);
     store_conn *c = store_writer(st);
     int rc = store_begin(c);
-    if (!rc) {
-        sqlite3_stmt *s = store_stmt(c, "SELECT 1 FROM sessions WHERE id = ? AND user_id = ?");
-        rc = s ? 0 : SOTTO_EIO;
-        if (s) {
-            sqlite3_bind_text(s, 1, session_id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(s, 2, user_id);
-            int step = sqlite3_step(s);
-            if (step == SQLITE_DONE)
-                rc = error_set(SOTTO_ENOENT, "store: no session '%s'", session_id);
-            else if (step != SQLITE_ROW)
-                rc = store_err(c, step, "find session");
-            store_stmt_done(c, s);
-        }
-    }
+    if (!rc)
+        rc = sessions_check(c, user_id, session_id);
     if (!rc)
         rc = messages_insert(c, session_id, user_id, m);
     if (!rc)
@@ -191,20 +179,8 @@ int sotto_store_message_list(sotto_store *st, int64_t user_id, const char *sessi
         return SOTTO_EIO;
     int rc = store_exec(c, "BEGIN", "begin read");
     sqlite3_stmt *s = NULL;
-    if (!rc) {
-        s = store_stmt(c, "SELECT 1 FROM sessions WHERE id = ? AND user_id = ?");
-        rc = s ? 0 : SOTTO_EIO;
-        if (s) {
-            sqlite3_bind_text(s, 1, session_id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(s, 2, user_id);
-            int step = sqlite3_step(s);
-            if (step == SQLITE_DONE)
-                rc = error_set(SOTTO_ENOENT, "store: no session '%.40s'", session_id);
-            else if (step != SQLITE_ROW)
-                rc = store_err(c, step, "find session");
-            store_stmt_done(c, s);
-        }
-    }
+    if (!rc)
+        rc = sessions_check(c, user_id, session_id);
     sotto_message *list = NULL;
     size_t count = 0;
     if (!rc) {

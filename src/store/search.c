@@ -112,6 +112,7 @@ static int read_hit(sqlite3_stmt *s, void *elem)
     }
     return rc;
 }
+
 int sotto_store_search(sotto_store *st, int64_t user_id, const char *query, size_t limit,
                        size_t offset, sotto_search_hit **out, size_t *n)
 {

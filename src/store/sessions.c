@@ -146,9 +146,22 @@ int sotto_store_session_get(sotto_store *st, int64_t user_id, const char *id, so
     " WHERE user_id = ?1 AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR status = ?3)"            \
     " AND (?4 IS NULL OR started_at >= ?4) AND (?5 IS NULL OR started_at <= ?5)"
 
-static void bind_session_filter(sqlite3_stmt *s, int64_t user_id, const sotto_session_filter *f)
+typedef struct session_filter_args {
+    int64_t user_id;
+    const sotto_session_filter *f; /* NULL: no filter */
+} session_filter_args;
+
+/* store_page_query's free_list (the list-free function through a void pointer). */
+static void free_sessions(void *list, size_t n)
 {
-    sqlite3_bind_int64(s, 1, user_id);
+    sotto_session_list_free(list, n);
+}
+
+static void bind_session_filter(sqlite3_stmt *s, const void *filter)
+{
+    const session_filter_args *a = filter;
+    const sotto_session_filter *f = a->f;
+    sqlite3_bind_int64(s, 1, a->user_id);
     store_bind_text(s, 2, f ? f->type : NULL);
     store_bind_text(s, 3, f ? f->status : NULL);
     if (f && f->from > 0)
@@ -162,63 +175,25 @@ int sotto_store_session_list(sotto_store *st, int64_t user_id, const sotto_sessi
 {
     if (!st || !out || !n)
         return error_set(SOTTO_EINVAL, "store: session_list needs a store and outputs");
-    *out = NULL;
-    *n = 0;
-    if (total)
-        *total = 0;
-    size_t limit = f && f->limit ? f->limit : 50;
-    if (limit > 1000)
-        limit = 1000;
-    size_t offset = f ? f->offset : 0;
-    if (offset > INT64_MAX)
-        return error_set(SOTTO_EINVAL, "store: offset too large");
-    store_conn *c = store_reader(st);
-    if (!c)
-        return SOTTO_EIO;
-    /* one read transaction: the count and the page see the same snapshot */
-    int rc = store_exec(c, "BEGIN", "begin read");
-    sqlite3_stmt *s = NULL;
-    if (!rc && total) {
-        s = store_stmt(c, "SELECT count(*) FROM sessions" SESSION_WHERE);
-        rc = s ? 0 : SOTTO_EIO;
-        if (s) {
-            bind_session_filter(s, user_id, f);
-            int step = sqlite3_step(s);
-            if (step == SQLITE_ROW)
-                *total = (size_t)sqlite3_column_int64(s, 0);
-            else
-                rc = store_err(c, step, "count sessions");
-            store_stmt_done(c, s);
-        }
-    }
-    sotto_session *list = NULL;
-    size_t count = 0;
-    if (!rc) {
-        s = store_stmt(c, "SELECT " SESSION_COLS " FROM sessions" SESSION_WHERE
-                          " ORDER BY started_at DESC, rowid DESC LIMIT ?6 OFFSET ?7");
-        rc = s ? 0 : SOTTO_EIO;
-    }
-    if (!rc) {
-        bind_session_filter(s, user_id, f);
-        sqlite3_bind_int64(s, 6, (sqlite3_int64)limit);
-        sqlite3_bind_int64(s, 7, (sqlite3_int64)offset);
-        rc = store_collect(c, s, limit, sizeof *list, read_session_row, "sessions", (void **)&list,
-                           &count);
-        store_stmt_done(c, s);
-    }
-    store_reader_done(st, c);
-    if (rc) {
-        sotto_session_list_free(list, count);
-        return rc;
-    }
-    *out = list;
-    *n = count;
-    return 0;
+    session_filter_args args = {user_id, f};
+    const store_page_query q = {
+        .count_sql = "SELECT count(*) FROM sessions" SESSION_WHERE,
+        .rows_sql = "SELECT " SESSION_COLS " FROM sessions" SESSION_WHERE
+                    " ORDER BY started_at DESC, rowid DESC LIMIT ?6 OFFSET ?7",
+        .limit_param = 6,
+        .bind = bind_session_filter,
+        .filter = &args,
+        .elem_size = sizeof(sotto_session),
+        .read = read_session_row,
+        .what = "sessions",
+        .free_list = free_sessions,
+    };
+    return store_list_page(st, &q, f ? f->limit : 0, f ? f->offset : 0, (void **)out, n, total);
 }
 
-/* Whether a session exists for the user, inside the caller's transaction/connection:
- * 1 yes, 0 no, < 0 error. */
-static int session_owned(store_conn *c, int64_t user_id, const char *id)
+/* One statement for "is it the user's", for ending a session here and for appending and
+ * listing in messages.c. */
+int sessions_check(store_conn *c, int64_t user_id, const char *id)
 {
     sqlite3_stmt *s = store_stmt(c, "SELECT 1 FROM sessions WHERE id = ? AND user_id = ?");
     if (!s)
@@ -226,7 +201,9 @@ static int session_owned(store_conn *c, int64_t user_id, const char *id)
     sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, user_id);
     int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : store_err(c, step, "find session");
+    int rc = step == SQLITE_ROW    ? 0
+             : step == SQLITE_DONE ? error_set(SOTTO_ENOENT, "store: no session '%.40s'", id)
+                                   : store_err(c, step, "find session");
     store_stmt_done(c, s);
     return rc;
 }
@@ -249,10 +226,7 @@ int sotto_store_session_end(sotto_store *st, int64_t user_id, const char *id)
         store_stmt_done(c, s);
         if (rc == 0 && changed == 0) {
             /* already ended is fine (idempotent); missing or not the user's is not */
-            int owned = session_owned(c, user_id, id);
-            rc = owned < 0 ? owned
-                 : owned   ? 0
-                           : error_set(SOTTO_ENOENT, "store: no session '%.40s'", id);
+            rc = sessions_check(c, user_id, id);
         }
     }
     store_writer_done(st);
@@ -308,12 +282,8 @@ int sotto_store_session_stats(sotto_store *st, int64_t user_id, const char *sess
     if (!c)
         return SOTTO_EIO;
     int rc = store_exec(c, "BEGIN", "begin read");
-    if (!rc) {
-        int owned = session_owned(c, user_id, session_id);
-        rc = owned < 0 ? owned
-             : owned   ? 0
-                       : error_set(SOTTO_ENOENT, "store: no session '%.40s'", session_id);
-    }
+    if (!rc)
+        rc = sessions_check(c, user_id, session_id);
     sqlite3_stmt *s = NULL;
     if (!rc) {
         s = store_stmt(c, "SELECT count(*), coalesce(sum(words), 0),"

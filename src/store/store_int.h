@@ -108,6 +108,10 @@ int64_t store_count_words(const char *text);
 int messages_insert(store_conn *c, const char *session_id, int64_t user_id, sotto_message *m);
 /* Insert a session row inside the caller's transaction (user_id taken from in). */
 int sessions_insert(store_conn *c, const sotto_session *in, char out_id[SOTTO_ID_LEN]);
+/* 0 when session id exists and belongs to user_id (read on the caller's connection,
+ * inside its transaction if any); SOTTO_ENOENT "store: no session '<id>'" when not (another
+ * user's session looks missing), or another error. */
+int sessions_check(store_conn *c, int64_t user_id, const char *id);
 /* The message columns in the order store_read_message expects, as a SQL list for
  * table alias m. */
 #define STORE_MESSAGE_COLS                                                                         \
@@ -130,6 +134,25 @@ int store_collect(store_conn *c, sqlite3_stmt *s, size_t limit, size_t elem_size
  * SOTTO_ENOENT "store: no <what> '<id>'" when there is none. */
 int store_get_by_id(sotto_store *st, const char *sql, const char *id, int64_t user_id,
                     store_read_fn read, void *out, const char *what);
+
+/* Binds a list's filter (its parameters are the same in the count and the rows SQL). */
+typedef void (*store_bind_fn)(sqlite3_stmt *s, const void *filter);
+typedef struct store_page_query {
+    const char *count_sql; /* "SELECT count(*) FROM <table> <where>" (static: cache key) */
+    const char *rows_sql;  /* the rows, same <where>, then "... LIMIT ?L OFFSET ?L+1" */
+    int limit_param;       /* L, the index of the LIMIT parameter in rows_sql */
+    store_bind_fn bind;
+    const void *filter; /* passed to bind */
+    size_t elem_size;
+    store_read_fn read;
+    const char *what; /* the list's name in messages ("jobs": "store: count jobs: ...") */
+    void (*free_list)(void *list, size_t n); /* frees the rows read when a step fails */
+} store_page_query;
+/* One page (limit rows, 0 = 50, at most 1000, after offset rows) of q and, when total is
+ * not NULL, the count of all rows matching the filter, read in one snapshot. On success
+ * *out / *n are the caller's (NULL / 0 when no rows); on failure they are NULL / 0. */
+int store_list_page(sotto_store *st, const store_page_query *q, size_t limit, size_t offset,
+                    void **out, size_t *n, size_t *total);
 
 /* Jobs: the columns jobs_read expects, and the reader (owning strings; cleared on
  * failure). */

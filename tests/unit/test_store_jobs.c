@@ -7,49 +7,7 @@
 #include <stdint.h>
 
 #include "check.h"
-#include "sotto/error.h"
-#include "sotto/store.h"
-
-static const char *db_path(const char *name)
-{
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s.db", check_tmpdir(), name);
-    return path;
-}
-
-static sotto_store *open_store(const char *name)
-{
-    sotto_store *st = NULL;
-    ASSERT_OK(sotto_store_open(db_path(name), &st));
-    return st;
-}
-
-static int64_t add_user(sotto_store *st, const char *name)
-{
-    sotto_user u;
-    ASSERT_OK(sotto_store_user_add(st, name, 0, &u));
-    return u.id;
-}
-
-static void new_job(sotto_store *st, int64_t user, const char *input, char id[SOTTO_ID_LEN])
-{
-    sotto_job in;
-    memset(&in, 0, sizeof in);
-    in.user_id = user;
-    in.options_json = "{\"backend\":\"sphinx\"}";
-    in.input_path = (char *)input;
-    in.input_name = "talk.wav";
-    ASSERT_OK(sotto_store_job_create(st, &in, id));
-}
-
-static sotto_job_status job_status(sotto_store *st, const char *id)
-{
-    sotto_job j;
-    ASSERT_OK(sotto_store_job_get(st, -1, id, &j));
-    sotto_job_status s = j.status;
-    sotto_job_clear(&j);
-    return s;
-}
+#include "store_test_fixtures.h"
 
 TEST(status_names)
 {
