@@ -150,13 +150,20 @@ typedef void (*nn_task_fn)(void *arg, int ith, int nth);
  * process's pool (the caller is one of them and returns when every task has finished).
  * Workers start on first use and stay (sleeping when idle); nothing is allocated per
  * call. Calls from several threads are serialized; a call from inside a task runs
- * inline. Tasks must not depend on running concurrently with each other.
+ * inline. Tasks must not depend on running concurrently with each other. Threads claim
+ * tasks as they come, so which thread runs task i varies from call to call (each runs
+ * exactly once); the caller waits only for tasks others have claimed, never for a
+ * worker that has not woken up yet (it does the rest itself).
  */
 void nn_pool_run(int n_threads, int n_tasks, nn_task_fn fn, void *arg);
 /* Threads the pool holds now, the caller's included (1 before any parallel call). */
 int nn_pool_size(void);
 /* Join every worker (tests, leak checkers); a later nn_pool_run starts them again. */
 void nn_pool_shutdown(void);
+/* Tests only: hook(worker index) runs on a worker each time it wakes for a job it takes
+ * part in, before it claims a task (e.g. sleep to play a descheduled worker); NULL
+ * removes it. */
+void nn_pool_set_test_hook(void (*hook)(int worker));
 
 /* In place over rows of dim floats: y = (x - mean) / sqrt(var + eps) * g + b. */
 void nn_layer_norm(float *x, int64_t n_rows, int64_t dim, const float *g, const float *b, float eps);

@@ -1,8 +1,10 @@
 /*
  * test_nn_pool.c - the thread pool (every task exactly once, any thread count, several
- * callers at once, nested calls inline, shutdown and restart) and the matmul driver on
- * top of it (results independent of the thread count, fused GELU / residual add equal
- * to the separate ops, several products in one job).
+ * callers at once, nested calls inline, shutdown and restart; a worker that wakes late
+ * or stalls mid-task neither holds the caller up nor runs a stale job; an idle pool uses
+ * no CPU) and the matmul driver on top of it (results bit-identical for any thread count
+ * and timing, fused GELU / residual add equal to the separate ops, several products in
+ * one job).
  */
 #include <math.h>
 #include <pthread.h>
@@ -10,6 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "nn/nn.h"
@@ -137,6 +142,171 @@ TEST(nested_runs_inline)
     nn_pool_shutdown();
 }
 
+/* ---- a worker the OS does not run: the test hook delays it -------------------------- */
+
+static atomic_int g_late_ms;      /* how long worker 0 sleeps when it wakes for a job */
+static atomic_int g_late_inside;  /* 1 while worker 0 is inside that sleep */
+static atomic_int g_late_spread_us; /* > 0: every worker sleeps a varying 0 .. this us */
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static void late_hook(int worker)
+{
+    int ms = atomic_load(&g_late_ms);
+    if (worker == 0 && ms > 0) {
+        atomic_store(&g_late_inside, 1);
+        sleep_us(ms * 1000L);
+        atomic_store(&g_late_inside, 0);
+    }
+    int spread = atomic_load(&g_late_spread_us);
+    if (spread > 0) {
+        static atomic_uint seq;
+        unsigned s = atomic_fetch_add(&seq, 1u) * 2654435761u;
+        sleep_us((long)((s >> 8) % (unsigned)spread));
+    }
+}
+
+typedef struct who_ctx {
+    atomic_int hits[MAX_TASKS];
+    atomic_int by_caller;
+    pthread_t caller;
+} who_ctx;
+
+static void who_task(void *arg, int ith, int nth)
+{
+    (void)nth;
+    who_ctx *c = arg;
+    atomic_fetch_add(&c->hits[ith], 1);
+    if (pthread_equal(pthread_self(), c->caller))
+        atomic_fetch_add(&c->by_caller, 1);
+}
+
+static double process_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* Two tasks that each wait (up to 10 s) until both have started: proves a worker runs. */
+static atomic_int g_meet;
+
+static void meet_task(void *arg, int ith, int nth)
+{
+    (void)arg, (void)ith, (void)nth;
+    atomic_fetch_add(&g_meet, 1);
+    for (int i = 0; atomic_load(&g_meet) < 2 && i < 100000; i++)
+        sleep_us(100);
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The worker sleeps 2 s when it wakes for a job, before it claims anything: the caller
+ * does every task itself and returns long before the worker is back (it waits for
+ * claimed tasks, not for threads). Jobs posted while the worker sleeps, and after it
+ * wakes into a finished generation, still run every task exactly once. */
+TEST(late_worker_does_not_stall_caller)
+{
+    static who_ctx c;
+    nn_pool_run(2, 2, meet_task, NULL); /* the worker is up and has run a task */
+    ASSERT_EQ(atomic_load(&g_meet), 2);
+    nn_pool_set_test_hook(late_hook);
+    atomic_store(&g_late_ms, 2000);
+    memset(&c, 0, sizeof c);
+    c.caller = pthread_self();
+    double t0 = now_s();
+    nn_pool_run(2, 200, who_task, &c);
+    double took = now_s() - t0;
+    if (took > 1.0)
+        CHECK_FAIL("the caller waited %.3f s for a worker that had not woken", took);
+    ASSERT_EQ(atomic_load(&c.by_caller), 200);
+    for (int i = 0; i < 200; i++)
+        ASSERT_EQ(atomic_load(&c.hits[i]), 1);
+    /* the worker reaches its 2 s sleep (if it had not yet); later wake-ups are on time */
+    for (int wait_ms = 0; !atomic_load(&g_late_inside) && wait_ms < 10000; wait_ms++)
+        sleep_us(1000);
+    ASSERT_EQ(atomic_load(&g_late_inside), 1);
+    atomic_store(&g_late_ms, 0);
+    for (int rep = 0; rep < 50; rep++)
+        check_each_once(2, 1 + rep * 7 % 300);
+    for (int wait_ms = 0; atomic_load(&g_late_inside) && wait_ms < 10000; wait_ms += 10)
+        sleep_us(10000);
+    ASSERT_EQ(atomic_load(&g_late_inside), 0);
+    /* the worker woke into a finished generation: it claims nothing stale */
+    for (int rep = 0; rep < 200; rep++)
+        check_each_once(2, 1 + rep * 13 % 500);
+    nn_pool_set_test_hook(NULL);
+    nn_pool_shutdown();
+}
+
+/* A worker that stalls in the middle of a task it claimed: the caller waits for exactly
+ * that task (its result is needed) and the job completes with every task once. */
+static void slow_on_worker(void *arg, int ith, int nth)
+{
+    who_ctx *c = arg;
+    if (!pthread_equal(pthread_self(), c->caller))
+        sleep_us(30000);
+    who_task(arg, ith, nth);
+}
+
+TEST(stalled_worker_mid_task_completes)
+{
+    static who_ctx c;
+    for (int rep = 0; rep < 5; rep++) {
+        memset(&c, 0, sizeof c);
+        c.caller = pthread_self();
+        nn_pool_run(3, 40, slow_on_worker, &c);
+        for (int i = 0; i < 40; i++)
+            ASSERT_EQ(atomic_load(&c.hits[i]), 1);
+        /* a worker holds each task it claims for 30 ms, in which the caller does the
+         * rest: the workers can only have run a few */
+        ASSERT_TRUE(atomic_load(&c.by_caller) >= 30);
+    }
+    nn_pool_shutdown();
+}
+
+/* Workers wake after random delays into a stream of jobs of changing sizes and
+ * arguments: no task is lost, repeated, or run with another job's (ith, nth). */
+TEST(random_late_workers_many_jobs)
+{
+    nn_pool_set_test_hook(late_hook);
+    atomic_store(&g_late_spread_us, 300);
+    for (int rep = 0; rep < 400; rep++)
+        check_each_once(2 + rep % 4, 1 + (rep * 37) % 200);
+    atomic_store(&g_late_spread_us, 0);
+    nn_pool_set_test_hook(NULL);
+    nn_pool_shutdown();
+}
+
+/* A pool at rest sleeps: over half a second without jobs the process uses (almost) no
+ * CPU, with as many threads as CPUs and with more threads than CPUs. */
+TEST(idle_pool_does_not_spin)
+{
+    const int threads[] = {2, 4, 9};
+    for (size_t i = 0; i < sizeof threads / sizeof *threads; i++) {
+        for (int rep = 0; rep < 20; rep++)
+            check_each_once(threads[i], 64);
+        sleep_us(20000); /* past the short spin after the last job */
+        double t0 = process_cpu_s();
+        sleep_us(500000);
+        double used = process_cpu_s() - t0;
+        if (used > 0.05)
+            CHECK_FAIL("%d threads: %.3f s of CPU in 0.5 s at rest", threads[i], used);
+    }
+    nn_pool_shutdown();
+}
+
 /* ---- the matmul driver ----------------------------------------------------------------- */
 
 static float frand(uint64_t *s)
@@ -199,6 +369,51 @@ TEST(matmul_independent_of_threads)
         free(y1);
         free(yt);
         free_case(&c);
+    }
+    nn_pool_shutdown();
+}
+
+/* Bit-identical results for 1 .. 4 threads over repeated runs, with workers waking at
+ * random times (which thread computes which rows changes from run to run): several
+ * products with fused post ops in one job, for each weight type. */
+TEST(matmul_bit_identical_t1_to_t4_repeated)
+{
+    const nn_type types[] = {NN_F32, NN_F16, NN_Q8_0, NN_Q5_1, NN_Q4_0};
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        mm_case a = make_case(types[ti], 384, 1000, 1, 11 + ti);
+        mm_case b = make_case(types[ti], 384, 384, 1, 21 + ti);
+        mm_case g = make_case(types[ti], 256, 200, 3, 31 + ti);
+        float *ya = malloc(sizeof(float) * 1000), *yb = malloc(sizeof(float) * 384);
+        float *yg = malloc(sizeof(float) * 3 * 200), *acc = malloc(sizeof(float) * 384);
+        float *ref = malloc(sizeof(float) * (1000 + 384 + 600 + 384));
+        for (int rep = 0; rep < 12; rep++) {
+            int nt = 1 + rep % 4;
+            if (rep == 4) { /* the second half with late workers */
+                nn_pool_set_test_hook(late_hook);
+                atomic_store(&g_late_spread_us, 200);
+            }
+            for (int i = 0; i < 384; i++)
+                acc[i] = (float)i * 0.25f;
+            nn_matmul_op ops[3] = {{&a.w, a.bias, a.x, 1, ya, NN_POST_NONE, NULL},
+                                   {&b.w, b.bias, b.x, 1, yb, NN_POST_ADD, acc},
+                                   {&g.w, g.bias, g.x, 3, yg, NN_POST_GELU, NULL}};
+            nn_matmul_multi(ops, 3, nt);
+            float *got[4] = {ya, yb, yg, acc};
+            const size_t len[4] = {1000, 384, 600, 384};
+            size_t off = 0;
+            for (int o = 0; o < 4; o++) {
+                if (rep == 0)
+                    memcpy(ref + off, got[o], sizeof(float) * len[o]);
+                else if (memcmp(ref + off, got[o], sizeof(float) * len[o]) != 0)
+                    CHECK_FAIL("%s: output %d with %d threads (run %d) differs from 1 thread",
+                               nn_type_name(types[ti]), o, nt, rep);
+                off += len[o];
+            }
+        }
+        atomic_store(&g_late_spread_us, 0);
+        nn_pool_set_test_hook(NULL);
+        free(ya), free(yb), free(yg), free(acc), free(ref);
+        free_case(&a), free_case(&b), free_case(&g);
     }
     nn_pool_shutdown();
 }
