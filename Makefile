@@ -4,6 +4,7 @@
 #   make test       deps + build + the whole test suite, then again under ASan+UBSan,
 #                   then a short libFuzzer run of every parser (FAST=1 skips both)
 #   make test-asan  only the sanitizer pass (build-asan/)
+#   make test-neon  the NEON kernels cross-built for aarch64 and run under qemu-aarch64
 #   make demo       deps + build, synthesize speech with flite and transcribe it
 #   make bench      print throughput, real-time factor and peak memory figures
 #   make bench-stream  live transcription over /v1/listen: word latency, WER, 20 streams
@@ -18,7 +19,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 FUZZ_SECONDS ?= 15
 
-.PHONY: all build deps test test-fast test-asan demo bench bench-stream fuzz lint install clean
+.PHONY: all build deps test test-fast test-asan test-neon demo bench bench-stream fuzz lint install clean
 
 all: build
 
@@ -35,6 +36,7 @@ test: deps
 	$(MAKE) build
 	$(MAKE) lint
 	cd $(BUILD) && ctest $(CTEST_FLAGS)
+	$(MAKE) test-neon
 ifneq ($(FAST),1)
 	$(MAKE) test-asan
 	scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -47,6 +49,9 @@ test-asan: deps
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		ctest $(CTEST_FLAGS) -LE slow
+
+test-neon:
+	@scripts/test_neon.sh build-neon
 
 demo: deps
 	$(MAKE) build

@@ -12,6 +12,7 @@ pkgs=(
   wrk                                             # server load benchmark
   flite espeak-ng sox ffmpeg                      # test speech synthesis and conversion
   python3 python3-numpy                           # independent NumPy reference for tests
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user  # NEON kernels cross-built, run under qemu (make test-neon)
 )
 missing=()
 for p in "${pkgs[@]}"; do

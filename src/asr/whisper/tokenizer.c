@@ -385,8 +385,8 @@ int whisper_tokens_bytes(const whisper_tokenizer *tk, const int32_t *ids, size_t
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *b;
-        size_t l;
+        const uint8_t *b = NULL; /* set on success; initialized for gcc's aarch64 -O3 */
+        size_t l = 0;
         int rc = whisper_token_bytes(tk, ids[i], &b, &l);
         if (rc)
             return rc;
@@ -398,8 +398,8 @@ int whisper_tokens_bytes(const whisper_tokenizer *tk, const int32_t *ids, size_t
         return error_set(SOTTO_ENOMEM, "out of memory (token text)");
     size_t pos = 0;
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *b;
-        size_t l;
+        const uint8_t *b = NULL; /* set on success; initialized for gcc's aarch64 -O3 */
+        size_t l = 0;
         whisper_token_bytes(tk, ids[i], &b, &l);
         if (!text_only || ids[i] < tk->sp.eot) {
             memcpy(buf + pos, b, l);
