@@ -1,7 +1,7 @@
 /*
  * kernels.c - the matmul driver (threads, fused post ops) and the element-wise kernels:
  * the scalar reference matmul over every weight type, layer norm, GELU, softmax, exp, add
- * (softmax dispatches to kernels_avx512.c under the AVX-512 kernel set).
+ * (softmax and GELU dispatch to kernels_avx512.c under the AVX-512 kernel set).
  *
  * The reference matmul favours clarity: it widens one weight row at a time into a stack
  * buffer and dots it against every input row (the weights are read once per call,
@@ -198,7 +198,7 @@ void nn_exp(const float *x, float *y, size_t n)
 
 /* gelu(v) = 0.5 v (1 + tanh(u)) = v / (1 + e^(-2u)), u = sqrt(2/pi) (v + 0.044715 v^3):
  * the same function as the tanh form, through the vectorizable exp. */
-void nn_gelu(float *x, size_t n)
+void nn_gelu_ref(float *x, size_t n)
 {
     const float c = 0.7978845608028654f; /* sqrt(2/pi) */
     for (size_t i = 0; i < n; i++) {
@@ -235,6 +235,16 @@ void nn_softmax_ref(float *x, size_t n)
     float inv = (float)(1.0 / sum);
     for (i = 0; i < n; i++)
         x[i] *= inv;
+}
+
+/* The AVX-512 version when that kernel set is in use (it is chosen only on CPUs that
+ * have it); the reference otherwise. */
+void nn_gelu(float *x, size_t n)
+{
+    if (strcmp(nn_isa_name(), "avx512") == 0)
+        nn_gelu_avx512(x, n);
+    else
+        nn_gelu_ref(x, n);
 }
 
 /* The AVX-512 version when that kernel set is in use (it is chosen only on CPUs that

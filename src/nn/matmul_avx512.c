@@ -7,16 +7,18 @@
  *    read (f16 widened with vcvtph2ps) straight into FMAs; for m = 1 sixteen rows' sums
  *    are reduced together (hsum16) instead of one horizontal reduction per row, which
  *    matters for attention's 64-wide rows. Activations are quantized to q8 blocks here
- *    in AVX-512, bit-identical to quant_act.c's reference. q8_0 rows are read straight
+ *    in AVX-512 (quant_act.c), bit-identical to its reference. q8_0 rows are read straight
  *    from the blocks, two blocks per 512-bit vpdpbusd; other quantized rows are
  *    unpacked to 32 bytes per block (4/5-bit values as unsigned 0..31) and dotted by
  *    vpdpbusd; the per-block product of scales multiplies the int32 sums in fp32, and
  *    the constant part of the weights (q4_0's -8, q5_0's -16, q4_1/q5_1's minimum) is
  *    added once per block through the activation block sums.
- *  - m > 16 (encoder): blocked GEMM. A panel of 32 weight rows x 256 columns is widened
- *    to f32 (nn_pack_panel) and reused for every input row from cache; an 8 x 32 register
- *    tile (16 zmm accumulators) takes one broadcast FMA per input row and k step. Results
- *    stay within float32 rounding of the reference for every weight type.
+ *  - m > 16 (encoder): q4_0, q5_0 and q8_0 weights go to the integer GEMM of
+ *    gemm_q_avx512.c (VNNI, activations quantized to q8 blocks). Other types: blocked
+ *    GEMM: a panel of 32 weight rows x 512 columns is widened to f32 (pack_panel: 32 x 32
+ *    blocks transposed in registers) and reused for every input row from cache; an
+ *    8 x 32 register tile (16 zmm accumulators) takes one broadcast FMA per input row
+ *    and k step. Results stay within float32 rounding of the reference.
  * Every function carries a target attribute instead of the file getting -mavx512f, so
  * the rest of the library still runs on CPUs without AVX-512 (matmul.c checks cpuid).
  */
@@ -66,6 +68,163 @@ TGT_INLINE void gemm_tile(int64_t kc, const float *const xr[MR], const float *pa
     }
 }
 
+/* In-register transpose of a 16 x 16 float block: r[i][j] -> r[j][i]. Three rounds
+ * (pairs of rows, 4 x 4 within 128-bit lanes, then the 4 x 4 lanes): 64 shuffles for
+ * 256 values, instead of 256 scalar stores at a 128-byte stride. */
+TGT_INLINE void transpose16(__m512 r[16])
+{
+    __m512 t[16], u[16];
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* u[4g + c], lane L: column 4L + c of rows 4g .. 4g+3 */
+    _Pragma("GCC unroll 4")
+    for (int g = 0; g < 4; g++) {
+        u[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+        u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xee);
+        u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+        u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xee);
+    }
+    /* column 4L + c = lane L of u[c], u[4 + c], u[8 + c], u[12 + c] */
+    _Pragma("GCC unroll 4")
+    for (int c = 0; c < 4; c++) {
+        __m512 p0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);
+        __m512 p1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xee);
+        __m512 q0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+        __m512 q1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xee);
+        r[c] = _mm512_shuffle_f32x4(p0, q0, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(p0, q0, 0xdd);
+        r[8 + c] = _mm512_shuffle_f32x4(p1, q1, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(p1, q1, 0xdd);
+    }
+}
+
+TGT_INLINE float fp16_at(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+/* 32 bytes as floats: out[0..16) from the low half, out[16..32) from the high. */
+TGT_INLINE void bytes_to_f32(__m256i v, int is_signed, __m512 *lo, __m512 *hi)
+{
+    __m128i a = _mm256_castsi256_si128(v), b = _mm256_extracti128_si256(v, 1);
+    *lo = _mm512_cvtepi32_ps(is_signed ? _mm512_cvtepi8_epi32(a) : _mm512_cvtepu8_epi32(a));
+    *hi = _mm512_cvtepi32_ps(is_signed ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b));
+}
+
+/* 16 packed nibble bytes -> 32 values 0..15: low nibbles first, as ggml stores them. */
+TGT_INLINE __m256i nibbles(const uint8_t *qs)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)qs), lo4 = _mm_set1_epi8(0x0f);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), lo4), _mm_and_si128(v, lo4));
+}
+
+/*
+ * Columns [c, c + cw) of one weight row as floats into out[0..32) (cw <= 32; for block
+ * types c is a block start and cw 32). The same values as nn_dequantize_row: integer
+ * offsets are exact, then one multiply (and one add for the q*_1 minimum, unfused, as
+ * the reference rounds twice).
+ */
+TGT_INLINE void widen32(nn_type t, const uint8_t *row, int64_t c, int cw, float *out)
+{
+    __m512 lo, hi;
+    if (t == NN_F32 || t == NN_F16) {
+        __mmask16 m0 = cw >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cw) - 1u);
+        __mmask16 m1 = cw >= 32 ? (__mmask16)0xffff
+                       : cw > 16 ? (__mmask16)((1u << (cw - 16)) - 1u) : (__mmask16)0;
+        if (t == NN_F32) {
+            lo = _mm512_maskz_loadu_ps(m0, row + c * 4);
+            hi = _mm512_maskz_loadu_ps(m1, row + (c + 16) * 4);
+        } else {
+            lo = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m0, row + c * 2));
+            hi = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m1, row + (c + 16) * 2));
+        }
+        _mm512_store_ps(out, lo);
+        _mm512_store_ps(out + 16, hi);
+        return;
+    }
+    const uint8_t *p = row + (size_t)(c / QK) * nn_type_block_bytes(t);
+    const __m512 d = _mm512_set1_ps(fp16_at(p));
+    __m256i v;
+    uint32_t qh;
+    float mn = 0.0f;
+    switch (t) {
+    case NN_Q8_0:
+        v = _mm256_loadu_si256((const __m256i *)(p + 2));
+        break;
+    case NN_Q4_0:
+        v = _mm256_sub_epi8(nibbles(p + 2), _mm256_set1_epi8(8));
+        break;
+    case NN_Q4_1:
+        v = nibbles(p + 4);
+        mn = fp16_at(p + 2);
+        break;
+    case NN_Q5_0:
+        memcpy(&qh, p + 2, 4);
+        v = _mm256_or_si256(nibbles(p + 6), _mm256_maskz_set1_epi8((__mmask32)qh, 0x10));
+        v = _mm256_sub_epi8(v, _mm256_set1_epi8(16));
+        break;
+    default: /* NN_Q5_1 */
+        memcpy(&qh, p + 4, 4);
+        v = _mm256_or_si256(nibbles(p + 8), _mm256_maskz_set1_epi8((__mmask32)qh, 0x10));
+        mn = fp16_at(p + 2);
+        break;
+    }
+    int is_signed = t == NN_Q8_0 || t == NN_Q4_0 || t == NN_Q5_0;
+    bytes_to_f32(v, is_signed, &lo, &hi);
+    lo = _mm512_mul_ps(lo, d);
+    hi = _mm512_mul_ps(hi, d);
+    if (!is_signed) {
+        lo = _mm512_add_ps(lo, _mm512_set1_ps(mn));
+        hi = _mm512_add_ps(hi, _mm512_set1_ps(mn));
+    }
+    _mm512_store_ps(out, lo);
+    _mm512_store_ps(out + 16, hi);
+}
+
+/*
+ * nn_pack_panel with ldp = NR for every weight type, vectorized: 32 columns of the NR
+ * rows at a time are widened into a 32 x 32 block, then written transposed with four
+ * in-register 16 x 16 transposes. Same values as nn_pack_panel (the widening is exact
+ * or rounds as the reference does), at a fraction of its cost: the scalar pack was 10%
+ * of a base encoder pass, most of it repacking attention's K and V^T per query tile.
+ */
+TGT static void pack_panel(const nn_tensor *w, int64_t r0, int nr, int64_t k0, int64_t kc,
+                           float *panel)
+{
+    const size_t row_bytes = nn_row_bytes(w->type, w->ne[0]);
+    const uint8_t *base = w->data;
+    _Alignas(64) float blk[NR][32];
+    for (int64_t c0 = 0; c0 < kc; c0 += 32) {
+        const int cw = kc - c0 < 32 ? (int)(kc - c0) : 32;
+        for (int j = 0; j < NR; j++) {
+            if (j < nr) {
+                widen32(w->type, base + (size_t)(r0 + j) * row_bytes, k0 + c0, cw, blk[j]);
+            } else {
+                _mm512_store_ps(blk[j], _mm512_setzero_ps());
+                _mm512_store_ps(blk[j] + 16, _mm512_setzero_ps());
+            }
+        }
+        for (int h = 0; h < 2 && h * 16 < cw; h++) { /* column halves of the block */
+            const int ncol = cw - h * 16 < 16 ? cw - h * 16 : 16;
+            for (int g = 0; g < NR / 16; g++) { /* row halves */
+                __m512 r[16];
+                _Pragma("GCC unroll 16")
+                for (int i = 0; i < 16; i++)
+                    r[i] = _mm512_load_ps(blk[g * 16 + i] + h * 16);
+                transpose16(r);
+                float *dst = panel + (c0 + h * 16) * NR + g * 16;
+                for (int i = 0; i < ncol; i++)
+                    _mm512_store_ps(dst + i * NR, r[i]);
+            }
+        }
+    }
+}
+
 TGT static void gemm(const nn_tensor *w, const float *bias, const float *x, int64_t m, float *y,
                      int64_t row0, int64_t row1)
 {
@@ -77,7 +236,7 @@ TGT static void gemm(const nn_tensor *w, const float *bias, const float *x, int6
         int64_t kc = k - k0 < KC ? k - k0 : KC;
         for (int64_t r0 = row0; r0 < row1; r0 += NR) {
             int nr = row1 - r0 < NR ? (int)(row1 - r0) : NR;
-            nn_pack_panel(w, r0, nr, NR, k0, kc, panel);
+            pack_panel(w, r0, nr, k0, kc, panel);
             const float *init = NULL; /* later column blocks accumulate onto y */
             if (k0 == 0) {
                 for (int j = 0; j < NR; j++)
@@ -243,20 +402,6 @@ TGT static void rows_float(const nn_tensor *w, const float *bias, const float *x
 
 /* ---- quantized rows (m <= 16) ------------------------------------------------------ */
 
-TGT_INLINE float fp16_at(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
-/* 16 packed nibble bytes -> 32 values 0..15: low nibbles first, as ggml stores them. */
-TGT_INLINE __m256i nibbles(const uint8_t *qs)
-{
-    __m128i v = _mm_loadu_si128((const __m128i *)qs), lo4 = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), lo4), _mm_and_si128(v, lo4));
-}
-
 /*
  * One weight row into wq (32 bytes a block), wd (block scale) and wc (the constant the
  * block's activation sum is multiplied by). Returns 1 when wq holds signed values
@@ -365,52 +510,6 @@ TGT_INLINE void dot_q8(const uint8_t *wq, const float *wd, const float *wc, int 
 }
 
 /*
- * Activations to q8 blocks: the same arithmetic as nn_quantize_act_q8 (quant_act.c) in
- * the same order, so the int8 values, scales and sums are bit-identical to it; only
- * 16 lanes at a time. The _round_ forms keep the compiler from fusing x*id+0.5 into an
- * FMA (the reference rounds twice).
- */
-TGT static void quantize_act(const float *x, int64_t m, int64_t k, int8_t *q, float *d, float *s)
-{
-    const int64_t nb = k / QK;
-    const __m512 zero = _mm512_setzero_ps(), half = _mm512_set1_ps(0.5f);
-    const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
-    for (int64_t i = 0; i < m; i++) {
-        for (int64_t b = 0; b < nb; b++) {
-            const float *xb = x + i * k + b * QK;
-            __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
-            /* max_ps returns its second operand when either is NaN: NaN is skipped */
-            __m512 am = _mm512_max_ps(_mm512_abs_ps(v0), zero);
-            am = _mm512_max_ps(_mm512_abs_ps(v1), am);
-            float amax = _mm512_reduce_max_ps(am);
-            float dd = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
-            __m512 idv = _mm512_set1_ps(id);
-            __m512i qi[2];
-            for (int h = 0; h < 2; h++) {
-                __m512 v = _mm512_mul_round_ps(h ? v1 : v0, idv, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-                __mmask16 ge0 = _mm512_cmp_ps_mask(v, zero, _CMP_GE_OQ);
-                v = _mm512_mask_add_round_ps(_mm512_sub_round_ps(v, half, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC),
-                                             ge0, v, half, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-                __m512i t = _mm512_cvttps_epi32(v);
-                t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q),
-                                          _mm512_setzero_si512());
-                t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, lo, _CMP_LE_OQ),
-                                          _mm512_set1_epi32(-127));
-                t = _mm512_mask_mov_epi32(t, _mm512_cmp_ps_mask(v, hi, _CMP_GE_OQ),
-                                          _mm512_set1_epi32(127));
-                qi[h] = t;
-            }
-            int8_t *qb = q + i * k + b * QK;
-            _mm_storeu_si128((__m128i *)qb, _mm512_cvtepi32_epi8(qi[0]));
-            _mm_storeu_si128((__m128i *)(qb + 16), _mm512_cvtepi32_epi8(qi[1]));
-            int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qi[0], qi[1]));
-            d[i * nb + b] = dd;
-            s[i * nb + b] = dd * (float)sum;
-        }
-    }
-}
-
-/*
  * q8_0 rows straight from the weight blocks: two 32-byte blocks fill one zmm, so one
  * vpdpbusd covers 64 weights (lanes 0-7 block b, 8-15 block b+1) and one FMA scales
  * both blocks by their own (weight scale x activation scale). No unpacked copy.
@@ -493,7 +592,7 @@ TGT static void rows_quant(const nn_tensor *w, const float *bias, const float *x
     float *xd = (float *)(scr + xq_bytes), *xs = xd + m * nb;
     uint8_t *wq = scr + xq_bytes + xf_bytes;
     float *wd = (float *)(wq + wq_bytes), *wc = wd + nb;
-    quantize_act(x, m, k, xq, xd, xs);
+    nn_quantize_act_q8_avx512(x, m, k, xq, xd, xs);
     const uint8_t *base = w->data;
     const int q8 = w->type == NN_Q8_0;
     for (int64_t r = row0; r < row1; r++) {
@@ -531,9 +630,11 @@ TGT void nn_matmul_range_avx512(const nn_tensor *w, const float *bias, const flo
     SOTTO_ASSERT(w && x && y && w->ne[0] > 0 && nn_row_bytes(w->type, w->ne[0]) > 0);
     if (m <= 0 || row1 <= row0)
         return;
-    if (m > SMALL_M)
-        gemm(w, bias, x, m, y, row0, row1);
-    else if (w->type == NN_F32 || w->type == NN_F16)
+    if (m > SMALL_M) {
+        /* q4_0/q5_0/q8_0: integer dot products (gemm_q_avx512.c); others widen to f32 */
+        if (nn_gemm_q_avx512(w, bias, x, m, y, row0, row1) != 0)
+            gemm(w, bias, x, m, y, row0, row1);
+    } else if (w->type == NN_F32 || w->type == NN_F16)
         m == 1 ? rows_float_m1(w, bias, x, y, row0, row1) : rows_float(w, bias, x, m, y, row0, row1);
     else
         rows_quant(w, bias, x, m, y, row0, row1);

@@ -103,6 +103,16 @@ void nn_pack_panel(const nn_tensor *w, int64_t r0, int nr, int ldp, int64_t k0, 
  * of 32) and each block b of 32: q[i*k + 32b + j] in [-127, 127], d[i*nb + b] the scale
  * (x ~ q * d) and s[i*nb + b] = d * sum(q) (the term q4_1/q5_1 minimums multiply). */
 void nn_quantize_act_q8(const float *x, int64_t m, int64_t k, int8_t *q, float *d, float *s);
+/* The same, bit-identical, in AVX-512 (quant_act.c; only when nn_isa_supported). */
+void nn_quantize_act_q8_avx512(const float *x, int64_t m, int64_t k, int8_t *q, float *d,
+                               float *s);
+/* The AVX-512 set's GEMM for m > 16 with q4_0, q5_0 or q8_0 weights (gemm_q_avx512.c):
+ * nn_matmul_range's contract in VNNI integer dot products on activations quantized as
+ * nn_quantize_act_q8 does (error as the m <= 16 kernels'). Returns 0 when done, 1 when
+ * it does not take this type or has no scratch memory (the caller then runs the float
+ * GEMM). Call only when nn_isa_supported("avx512"). */
+int nn_gemm_q_avx512(const nn_tensor *w, const float *bias, const float *x, int64_t m,
+                     float *y, int64_t row0, int64_t row1);
 /* This thread's scratch buffer of at least n bytes (64-byte aligned), kept and grown
  * across calls and freed when the thread exits; NULL when out of memory. The contents
  * are valid until the thread's next call. (quant_act.c) */
@@ -173,6 +183,11 @@ void nn_softmax(float *x, size_t n);      /* numerically stable, in place */
  * nn_isa_supported("avx512")); nn_softmax picks by the kernel set in use. */
 void nn_softmax_ref(float *x, size_t n);
 void nn_softmax_avx512(float *x, size_t n);
+/* nn_gelu's versions, chosen the same way (kernels_avx512.c); they differ by float
+ * rounding only (FMA): relative (1e-6 + 2.4e-7 |2u|) of the reference, u = the tanh
+ * argument (an ulp of e^(-2u)'s argument; tests/unit/test_nn_simd.c). */
+void nn_gelu_ref(float *x, size_t n);
+void nn_gelu_avx512(float *x, size_t n);
 /* e^x for every element, within 2 ulp of expf (0 below -87.3, clamped above 88.3);
  * written so the compiler vectorizes it (softmax and GELU spend their time here). */
 void nn_exp(const float *x, float *y, size_t n);

@@ -266,7 +266,8 @@ static void check_matmul(nn_type t, int64_t k, int64_t n, int64_t m, int n_threa
 }
 
 /* The scalar reference kernels (SIMD kernels are held to their own bounds in
- * test_nn_simd.c: decoder-sized products there quantize activations). */
+ * test_nn_simd.c: decoder-sized products, and on AVX-512 the encoder's q4_0/q5_0/q8_0
+ * GEMM, quantize activations there). */
 TEST(matmul_all_types)
 {
     ASSERT_OK(nn_isa_set("scalar"));

@@ -3,7 +3,8 @@
  * reference nn_matmul_range_ref, for every weight type, plus the kernel-set dispatch;
  * f16 products of attention shapes (the decoder's f16 cross-attention K/V), and the
  * f32 -> f16 row conversions (bit-exact against nn_fp32_to_fp16, guard values around),
- * and the AVX-512 softmax against the reference.
+ * and the AVX-512 softmax and GELU against the reference. f32 attention shapes (the
+ * encoder's self-attention K and V^T, packed into GEMM panels per query tile) too.
  *
  * A kernel set this CPU lacks is skipped with a note on stdout, not failed.
  * Shapes cover m = 1, 3, 16 (streaming kernels) and 17 .. 100 (blocked GEMM), k up to
@@ -11,9 +12,10 @@
  * weight data offset 1..3 bytes from alignment. y has guard floats before and after,
  * and every column outside [row0, row1) must keep its sentinel.
  * Bounds, per output element, with mag = sum_l |x_l w_l|:
- *  - f32/f16 weights, and every type when m > 16 (weights widened to f32):
+ *  - f32/f16 weights, and every type when m > 16 (weights widened to f32) except below:
  *    |y - ref| <= 1e-5 * mag (float32 summation order only).
- *  - quantized weights with m <= 16 (activations quantized to q8 blocks, scale
+ *  - quantized weights with m <= 16, and q4_0/q5_0/q8_0 with m > 16 on AVX-512 (VNNI
+ *    GEMM, gemm_q_avx512.c) (activations quantized to q8 blocks, scale
  *    d = amax/127, rounding error <= d/2 per activation): |y - ref| <= sum over blocks
  *    of d_b/2 * sum_{l in b} |w_l| + 1e-5 * mag, a strict bound. Typical error is far
  *    below it; each run prints max|y-ref|/max|ref| (measured: ~2e-3 .. 4e-3).
@@ -89,7 +91,10 @@ static double check_one(nn_type t, shape s, int offset, int with_bias)
         ASSERT_TRUE(y[i] == SENTINEL);
         ASSERT_TRUE(y[GUARD + m * n + i] == SENTINEL);
     }
-    int act_quant = m <= 16 && t != NN_F32 && t != NN_F16;
+    /* the AVX-512 GEMM takes q4_0/q5_0/q8_0 in integer dot products too (gemm_q_avx512.c) */
+    int int_gemm = strcmp(nn_isa_name(), "avx512") == 0 &&
+                   (t == NN_Q4_0 || t == NN_Q5_0 || t == NN_Q8_0);
+    int act_quant = t != NN_F32 && t != NN_F16 && (m <= 16 || int_gemm);
     double max_diff = 0, max_ref = 0;
     for (int64_t i = 0; i < m; i++) {
         for (int64_t j = 0; j < n; j++) {
@@ -195,6 +200,34 @@ static void check_attention_f16(const char *isa)
         worst = e > worst ? e : worst;
     }
     printf("%s f16 attention shapes max|y-ref|/max|ref|: %.2e\n", isa, worst);
+    ASSERT_OK(nn_isa_set(saved));
+}
+
+/* The encoder's self-attention: f32 K (1500 rows of 64) and V^T (64 rows of 1500, k not
+ * a multiple of 32) for a 64-row query tile and row ranges that split a panel: the blocked
+ * GEMM's panel packing on every column edge. Bound as check_one's (1e-5 * mag). */
+TEST(attention_f32_matches_reference)
+{
+    static const char *const isas[] = {"scalar", "avx2", "avx512", "neon"};
+    static const shape f32_shapes[] = {
+        {64, 64, 1500, 0, 1500}, {64, 64, 1500, 48, 1488}, {17, 64, 100, 5, 99},
+        {64, 1500, 64, 0, 64},   {40, 1500, 64, 16, 48},   {64, 1499, 45, 0, 45},
+        {33, 240, 70, 0, 70},    {20, 23, 37, 1, 37},
+    };
+    const char *saved = nn_isa_name();
+    for (size_t s = 0; s < sizeof isas / sizeof isas[0]; s++) {
+        if (!nn_isa_supported(isas[s])) {
+            printf("note: kernel set %s is not supported on this machine: skipped\n", isas[s]);
+            continue;
+        }
+        ASSERT_OK(nn_isa_set(isas[s]));
+        double worst = 0;
+        for (size_t i = 0; i < sizeof f32_shapes / sizeof f32_shapes[0]; i++) {
+            double e = check_one(NN_F32, f32_shapes[i], (int)(i % 4), (int)(i % 2));
+            worst = e > worst ? e : worst;
+        }
+        printf("%s f32 attention shapes max|y-ref|/max|ref|: %.2e\n", isas[s], worst);
+    }
     ASSERT_OK(nn_isa_set(saved));
 }
 
@@ -357,6 +390,107 @@ TEST(softmax_avx512_matches_reference)
     free(r);
 }
 
+/* nn_gelu_avx512 against nn_gelu_ref: lengths around the vector width and an MLP row
+ * (2048), values from the linear part to where e^(-2u) clamps (|v| up to ~60), zeros,
+ * tiny values; guard values around the row. Same formula and exp; FMA rounding only,
+ * but an ulp of difference in the exp argument a = -2u is a relative error of |a| ulp
+ * in e^a, and for v < 0 the output inherits it: |got - ref| <= (1e-6 + 2.4e-7 |a|)
+ * |ref| + 1e-37. */
+TEST(gelu_avx512_matches_reference)
+{
+    if (!nn_isa_supported("avx512")) {
+        printf("note: kernel set avx512 is not supported on this machine: skipped\n");
+        return;
+    }
+    enum { MAXN = 2049, G = 16 };
+    const size_t lens[] = {0, 1, 2, 15, 16, 17, 31, 32, 33, 100, 2048, MAXN};
+    const double spreads[] = {1e-3, 1.0, 4.0, 30.0};
+    float *a = malloc(sizeof(float) * (MAXN + 2 * G)), *r = malloc(sizeof(float) * MAXN);
+    float *in = malloc(sizeof(float) * MAXN);
+    ASSERT_TRUE(a && r && in);
+    double worst = 0;
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        for (size_t si = 0; si < sizeof spreads / sizeof spreads[0]; si++) {
+            const size_t n = lens[li];
+            for (size_t i = 0; i < MAXN + 2 * G; i++)
+                a[i] = SENTINEL;
+            for (size_t i = 0; i < n; i++)
+                a[G + i] = urand() < 0.02 ? 0.0f : (float)(grand() * spreads[si]);
+            memcpy(r, a + G, sizeof(float) * n);
+            memcpy(in, a + G, sizeof(float) * n);
+            nn_gelu_avx512(a + G, n);
+            nn_gelu_ref(r, n);
+            for (size_t i = 0; i < n; i++) {
+                const double v = in[i], arg = 2 * 0.7978845608 * fabs(v + 0.044715 * v * v * v);
+                const double rel = 1e-6 + 2.4e-7 * (arg < 176.6 ? arg : 176.6);
+                double d = fabs((double)a[G + i] - r[i]);
+                if (!(d <= rel * fabs(r[i]) + 1e-37))
+                    CHECK_FAIL("gelu n=%zu spread %g: [%zu] gelu(%.9g) = %.9g, reference %.9g",
+                               n, spreads[si], i, v, a[G + i], r[i]);
+                worst = r[i] != 0 && d / fabs(r[i]) > worst ? d / fabs(r[i]) : worst;
+            }
+            for (size_t i = 0; i < G; i++) {
+                ASSERT_TRUE(a[i] == SENTINEL);
+                ASSERT_TRUE(a[G + n + i] == SENTINEL);
+            }
+        }
+    }
+    printf("avx512 gelu: max relative difference %.2e\n", worst);
+    /* nn_gelu follows the kernel set */
+    const char *saved = nn_isa_name();
+    for (size_t i = 0; i < 100; i++)
+        a[i] = r[i] = grand();
+    ASSERT_OK(nn_isa_set("avx512"));
+    nn_gelu(a, 100);
+    nn_gelu_avx512(r, 100);
+    ASSERT_TRUE(memcmp(a, r, sizeof(float) * 100) == 0);
+    ASSERT_OK(nn_isa_set("scalar"));
+    for (size_t i = 0; i < 100; i++)
+        a[i] = r[i] = grand();
+    nn_gelu(a, 100);
+    nn_gelu_ref(r, 100);
+    ASSERT_TRUE(memcmp(a, r, sizeof(float) * 100) == 0);
+    ASSERT_OK(nn_isa_set(saved));
+    free(a);
+    free(r);
+    free(in);
+}
+
+/* nn_quantize_act_q8_avx512 against nn_quantize_act_q8: the same int8 values, scales and
+ * sums bit for bit (every integer kernel relies on it), on rows with zeros, NaN, huge
+ * and tiny values, exact .5 ties, and an all-zero block; guard bytes after the output. */
+TEST(quantize_act_avx512_is_bit_identical)
+{
+    if (!nn_isa_supported("avx512")) {
+        printf("note: kernel set avx512 is not supported on this machine: skipped\n");
+        return;
+    }
+    enum { M = 5, K = 256, NB = K / 32, G = 64 };
+    float *x = malloc(sizeof(float) * M * K);
+    int8_t *q = malloc(M * K + G), *qr = malloc(M * K + G);
+    float d[M * NB], s[M * NB], dr[M * NB], sr[M * NB];
+    ASSERT_TRUE(x && q && qr);
+    for (int i = 0; i < M * K; i++) {
+        double u = urand();
+        x[i] = u < 0.01 ? NAN : u < 0.03 ? 0.0f : u < 0.05 ? 1e30f : u < 0.07 ? 1e-30f
+             : (float)(grand() * (i % 7 + 1));
+    }
+    for (int j = 0; j < 32; j++) {
+        x[32 + j] = 0.0f;              /* an all-zero block: scale 0, values 0 */
+        x[64 + j] = (float)(j - 16) * 0.5f * 127.0f / 8.0f; /* amax 127: exact ties */
+    }
+    memset(q, 0x5a, M * K + G);
+    memset(qr, 0x5a, M * K + G);
+    nn_quantize_act_q8_avx512(x, M, K, q, d, s);
+    nn_quantize_act_q8(x, M, K, qr, dr, sr);
+    ASSERT_TRUE(memcmp(q, qr, M * K + G) == 0); /* guard bytes untouched in both */
+    ASSERT_TRUE(memcmp(d, dr, sizeof d) == 0);
+    ASSERT_TRUE(memcmp(s, sr, sizeof s) == 0);
+    free(x);
+    free(q);
+    free(qr);
+}
+
 TEST(avx2_matches_reference)
 {
     check_isa("avx2");
@@ -386,6 +520,12 @@ TEST(isa_set_and_name)
 #if defined(__x86_64__)
     ASSERT_TRUE(!nn_isa_supported("neon"));
     ASSERT_EQ(nn_isa_set("neon"), SOTTO_EINVAL);
+#endif
+#if defined(__aarch64__) /* NEON is mandatory there; the x86 sets never run */
+    ASSERT_TRUE(nn_isa_supported("neon"));
+    ASSERT_TRUE(!nn_isa_supported("avx2") && !nn_isa_supported("avx512"));
+    ASSERT_EQ(nn_isa_set("avx512"), SOTTO_EINVAL);
+    ASSERT_STR_EQ(nn_isa_name(), best);
 #endif
 }
 

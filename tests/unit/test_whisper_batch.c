@@ -1,7 +1,8 @@
 /*
  * test_whisper_batch.c - whisper_decode_batch against one-at-a-time whisper_decode on
- * random-weight models of small custom dims: equal logits (1e-5 relative) for sequences
- * at different positions, in f32 and q8_0, with 1 and 3 threads; bad input refused; and
+ * random-weight models of small custom dims: equal logits (1e-5 relative; q8_0 on SIMD
+ * kernels 3e-2, see check_batch_equals_single) for sequences at different positions, in
+ * f32 and q8_0, with 1 and 3 threads; bad input refused; and
  * beam search / best-of giving identical tokens with and without the batched callback.
  */
 #include <math.h>
@@ -79,6 +80,12 @@ static void check_batch_equals_single(nn_type wtype, int n_threads)
         pos[i] = n;
         tok[i] = (int32_t)(1000 + 37 * i);
     }
+    /* Quantized weights on SIMD kernels: a batch (m = 5) and a single row (m = 1) sum
+     * attention in different float orders, and the next product's 8-bit activation
+     * quantization can turn that rounding difference into a whole quantization step
+     * (measured 5.5e-3); a batching mistake (wrong cache row or position) is O(1). */
+    const int exact = wtype == NN_F32 || wtype == NN_F16 || strcmp(nn_isa_name(), "scalar") == 0;
+    const double bound = exact ? 1e-5 : 3e-2;
     for (int step = 0; step < 3; step++) {
         for (int i = 0; i < N_SEQ; i++)
             whisper_kv_copy(ref[i], kv[i]);
@@ -86,7 +93,7 @@ static void check_batch_equals_single(nn_type wtype, int n_threads)
         for (int i = 0; i < N_SEQ; i++) {
             ASSERT_OK(whisper_decode(st, ref[i], &tok[i], 1, pos[i], ls, NULL));
             double e = rel_err(lb + (size_t)i * V, ls, V);
-            if (e > 1e-5)
+            if (e > bound)
                 CHECK_FAIL("%s, %d threads, step %d, sequence %d at %d: rel err %g", nn_type_name(wtype),
                            n_threads, step, i, pos[i], e);
         }
