@@ -301,7 +301,10 @@ TEST(idle_pool_does_not_spin)
         double t0 = process_cpu_s();
         sleep_us(500000);
         double used = process_cpu_s() - t0;
-        if (used > 0.05)
+        /* A worker spinning at rest would burn the whole 0.5 s; the margin below that
+         * absorbs CPU-time accounting of the jobs just before and late wake-ups of
+         * workers on a loaded machine (0.051 s seen at load 28 on 2 cores). */
+        if (used > 0.15)
             CHECK_FAIL("%d threads: %.3f s of CPU in 0.5 s at rest", threads[i], used);
     }
     nn_pool_shutdown();
