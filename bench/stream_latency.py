@@ -1,8 +1,14 @@
 #!/usr/bin/python3
 """stream_latency.py - figures for bench/stream_latency.sh from ws_client event lines.
 
-  stream_latency.py single PLACEMENT.json EVENTS.jsonl [LABEL]
-  stream_latency.py multi  PLACEMENT.json EVENTS.jsonl
+  stream_latency.py single  PLACEMENT.json EVENTS.jsonl [LABEL]   [--cpu-s S] [--client-cpu-s S] [--cores N]
+  stream_latency.py multi   PLACEMENT.json EVENTS.jsonl           [--cpu-s S] [--client-cpu-s S] [--cores N]
+  stream_latency.py whisper AUDIO_S EVENTS.jsonl [LABEL]           [--cpu-s S] [--cores N]
+
+--cpu-s: the server's CPU seconds (user+sys) during the run; with it the output adds
+cpu_s_per_audio_s (per stream) and capacity_streams (cores / that cost), which unlike RTF
+do not depend on what else runs on the machine. `whisper`: random-weight models give
+garbage text, so only latency against the hypothesis' own word times, RTF and stats.
 
 PLACEMENT.json: {"duration": s, "utterances": [{"start": s, "text": "...",
 "words": [{"word", "start", "end"}]}]} where word times are from batch recognition of the
@@ -129,7 +135,77 @@ def analyse(placement, events):
     }
 
 
+def cost_figures(cpu_s, n_streams, audio_s, cores):
+    """Contention-free cost: the server's CPU seconds (user+sys, /proc/PID/stat) per second
+    of audio per stream, and the streams `cores` could hold at that cost. CPU seconds do
+    not grow when other processes share the cores (wall-clock RTF does)."""
+    if cpu_s is None or n_streams <= 0 or audio_s <= 0:
+        return {}
+    cost = cpu_s / (n_streams * audio_s)
+    return {"cpu_s": cpu_s, "cpu_s_per_audio_s": cost,
+            "capacity_streams": cores / cost if cost > 0 else float("inf")}
+
+
+def cost_line(c, cores, client_cpu_s=None):
+    if not c:
+        return ""
+    client = f", client {client_cpu_s:.1f} s" if client_cpu_s is not None else ""
+    return (f"cpu_s_per_audio_s {c['cpu_s_per_audio_s']:.4f} (server {c['cpu_s']:.1f} s user+sys{client})  "
+            f"capacity_streams {c['capacity_streams']:.1f} on {cores} cores")
+
+
+def whisper_report(events, label, audio_s, cost, cores):
+    """Whisper on a random-weight model: the text is garbage, so latency is measured
+    against the hypothesis' own word times: emission wall time minus the end of the word in
+    the audio (audio sent in real time from wall 0), plus RTF and the stats events."""
+    lag, final_lag = [], []
+    for e in events:
+        if e["type"] != "final":
+            continue
+        final_lag.append(max(0.0, e["wall"] - e["end"]))
+        for w in e.get("words") or []:
+            lag.append(max(0.0, e["wall"] - w["end"]))
+    stats = [e for e in events if e["type"] == "stats"]
+    last = stats[-1] if stats else {}
+    parts = [e for e in events if e["type"] == "partial" and e.get("text")]
+    r = {"label": label, "finals": len(final_lag), "words": len(lag),
+         "lat_mean": sum(lag) / len(lag) if lag else float("nan"), "lat_p50": pct(lag, 50),
+         "lat_p95": pct(lag, 95), "first_partial": min((e["wall"] for e in parts), default=float("nan")),
+         "rtf": last.get("rtf", float("nan")), "updates": last.get("updates", 0),
+         "max_buffered_s": max((s.get("buffered_s", 0) for s in stats), default=float("nan")),
+         "max_backlog_s": max((s.get("backlog_s", 0) for s in stats), default=float("nan")),
+         "degraded_events": sum(1 for s in stats if s.get("degraded")), "stats_events": len(stats),
+         "done_at": max((e["wall"] for e in events), default=0), "audio_s": audio_s, **cost}
+    print(f"{label:26s} finals {r['finals']:3d} ({r['words']} words)  word lag mean {r['lat_mean']:.2f} s "
+          f"p50 {r['lat_p50']:.2f} p95 {r['lat_p95']:.2f}  RTF {r['rtf']:.3f}  updates {r['updates']}  "
+          f"max buffered {r['max_buffered_s']:.1f} s  max backlog {r['max_backlog_s']:.1f} s  "
+          f"degraded in {r['degraded_events']}/{r['stats_events']} stats  done at {r['done_at']:.1f} s "
+          f"(audio {audio_s:.1f} s)")
+    if cost:
+        print(f"{'':26s} {cost_line(cost, cores)}")
+    print(json.dumps(r), file=sys.stderr)
+
+
+def take_opt(name, conv):
+    """Remove `name VALUE` from sys.argv; return conv(VALUE) or None."""
+    if name in sys.argv:
+        i = sys.argv.index(name)
+        v = conv(sys.argv[i + 1])
+        del sys.argv[i:i + 2]
+        return v
+    return None
+
+
 def main():
+    cpu_s = take_opt("--cpu-s", float)
+    client_cpu_s = take_opt("--client-cpu-s", float)
+    cores = take_opt("--cores", int) or 2
+    if sys.argv[1] == "whisper":
+        events = [json.loads(l) for l in open(sys.argv[3]) if l.startswith("{")]
+        audio_s = float(sys.argv[2])
+        whisper_report(events, sys.argv[4] if len(sys.argv) > 4 else "", audio_s,
+                       cost_figures(cpu_s, 1, audio_s, cores), cores)
+        return
     mode, placement = sys.argv[1], json.load(open(sys.argv[2]))
     events = [json.loads(l) for l in open(sys.argv[3]) if l.startswith("{")]
     if mode == "single":
@@ -139,7 +215,10 @@ def main():
               f"word latency mean {r['lat_mean']:.2f} s p50 {r['lat_p50']:.2f} p95 {r['lat_p95']:.2f}  "
               f"first partial {r['first_partial_mean']:.2f} s  NE {r['ne']:.3f}  RTF {r['rtf']:.3f}  "
               f"calls {r['updates']} (no VAD {r['updates_no_vad']}, saved {100 * r['calls_saved']:.0f}%)")
-        print(json.dumps({"label": label, **r}), file=sys.stderr)
+        cost = cost_figures(cpu_s, 1, placement["duration"], cores)
+        if cost:
+            print(f"{'':16s} {cost_line(cost, cores, client_cpu_s)}")
+        print(json.dumps({"label": label, **r, **cost}), file=sys.stderr)
         return
     by = {}
     for e in events:
@@ -158,6 +237,12 @@ def main():
           f"mean RTF {sum(r['rtf'] for r in rows) / len(rows):.3f}, "
           f"max backlog {max(r['max_backlog'] for r in rows):.2f} s, degraded {sum(r['degraded'] for r in rows)}, "
           f"kept real time (backlog < 1 s, done within 3 s of the end) {n_rt}/{len(rows)}")
+    cost = cost_figures(cpu_s, len(rows), placement["duration"], cores)
+    if cost:
+        print(f"  {len(rows)} streams: {cost_line(cost, cores, client_cpu_s)}")
+    print(json.dumps({"label": f"multi_{len(rows)}", "streams": len(rows), "real_time": n_rt,
+                      "lat_mean": sum(lat) / len(lat), "max_backlog": max(r["max_backlog"] for r in rows),
+                      **cost}), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,20 @@
 # p95), first-partial latency, normalized erasure of partials, WER of the finals, RTF and
 # recognizer calls saved by the VAD. Then N concurrent streams (default 20) of the same
 # audio: per-stream RTF, backlog, degraded flag and final-word latency: do they keep up?
-# STREAMS=N sets N; ONLY_MULTI=1 skips the single-stream part.
+# STREAMS=N sets N (a list runs each: STREAMS="1 5 20"); ONLY_MULTI=1 skips the single-stream part;
+# ONLY_WHISPER=1 (with WHISPER=1) skips every sphinx part.
+# Every run also gives the server's CPU seconds (user+sys from /proc/PID/stat) per second
+# of audio per stream (cpu_s_per_audio_s) and the streams the machine's cores could hold
+# at that cost (capacity_streams = cores / cost): unlike RTF and backlog these do not
+# depend on what else is running on the machine.
+# WHISPER=1 adds Whisper on random-weight models (WHISPER_DIMS, default "tiny"; "tiny base"
+# for both; WHISPER_SECONDS of the stream, default 15; WHISPER_TIMEOUT per stream, default
+# 240 s): per policy (local_agreement, align_att) word lag (emission wall time minus the
+# word's end in the audio), RTF, buffered seconds and degraded stats. The text is garbage
+# with random weights, and such a model never emits end-of-text, so every decode runs to
+# the token limit (and local_agreement's whole-buffer calls, with the server's default
+# beam 5 and temperature fallback, to the limit at every temperature): the figures are a
+# worst case of the decoding cost, not what a trained model streams at.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 fx=${2:-$build/fixtures}
@@ -19,6 +32,32 @@ ws=$build/tools/ws_client
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 n_streams=${STREAMS:-20}
+cores=$(nproc)
+tck=$(getconf CLK_TCK)
+# CPU seconds (user+sys) a process has used so far: fields 14 and 15 of /proc/PID/stat
+cpu_of() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
+# run CMD...: run it, leaving its CPU seconds in $run_cpu
+run_cpu=0
+run_timed() {
+  local rc=0
+  /usr/bin/time -o "$work/time.txt" -f "%U %S" "$@" || rc=$?
+  run_cpu=$(tail -1 "$work/time.txt" | awk '{ printf "%.2f", $1 + $2 }')
+  return $rc
+}
+# wait until the server's CPU time stops growing (streams whose client gave up are still
+# finished by the server: their cost counts too); at most 300 s
+settle() {
+  local a b i
+  a=$(cpu_of "$1")
+  for i in $(seq 300); do
+    sleep 1
+    b=$(cpu_of "$1")
+    awk -v a="$a" -v b="$b" 'BEGIN { exit !(b - a < 0.05) }' && break
+    a=$b
+  done
+}
+# server CPU used between two readings
+delta() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 for t in sox soxi; do command -v $t >/dev/null || { echo "needs $t" >&2; exit 1; }; done
 [ -x "$ws" ] || { echo "no $ws: cmake --build $build --target tool_ws_client" >&2; exit 1; }
 [ -f "$fx/utt_00_kal16.wav" ] || { echo "no fixtures in $fx (ctest -R fixtures.generate_speech)" >&2; exit 1; }
@@ -71,6 +110,7 @@ port=$(grep -m1 -ao '"port":[0-9]*' "$work/server.log" | grep -o '[0-9]*$')
 url="ws://127.0.0.1:$port/v1/listen?api_key=$key&model=sphinx"
 echo "server on port $port; $(nproc) cores shared by server and client"
 
+if [ -z "${ONLY_WHISPER:-}" ]; then
 echo "== batch (sotto transcribe) on the same audio, for comparison"
 $py -c "import json,sys; print('\n'.join(u['text'] for u in json.load(open(sys.argv[1]))['utterances']))" \
   "$work/placement.json" > "$work/ref.txt"
@@ -87,15 +127,54 @@ echo "== one stream, real time, per policy (WER of finals vs fixture texts, and 
 for pol in native native_early local_agreement; do
   start="{\"policy\":\"$pol\"}"
   [ "$pol" = native_early ] && start='{"policy":"native","early_commit":true}'
-  "$ws" --url "$url" --realtime --chunk-ms 40 --start "$start" --timeout 300 \
+  c0=$(cpu_of "$pid")
+  run_timed "$ws" --url "$url" --realtime --chunk-ms 40 --start "$start" --timeout 300 \
     "$work/stream.wav" > "$work/ev_$pol.jsonl" || echo "  ($pol: ws_client exited $?)"
-  $py "$here/stream_latency.py" single "$work/placement.json" "$work/ev_$pol.jsonl" "$pol" 2>> "$work/summary.jsonl"
+  settle "$pid"
+  c1=$(cpu_of "$pid")
+  $py "$here/stream_latency.py" single "$work/placement.json" "$work/ev_$pol.jsonl" "$pol" \
+    --cpu-s "$(delta "$c0" "$c1")" --client-cpu-s "$run_cpu" --cores "$cores" 2>> "$work/summary.jsonl"
 done
 
 fi
-echo "== $n_streams concurrent streams (native), real time"
-"$ws" --url "$url" --realtime --chunk-ms 40 --streams "$n_streams" --start '{"policy":"native"}' --timeout 600 \
-  "$work/stream.wav" > "$work/ev_multi.jsonl" || echo "  (ws_client exited $?)"
-$py "$here/stream_latency.py" multi "$work/placement.json" "$work/ev_multi.jsonl"
-[ -n "${KEEP:-}" ] && cp -r "$work" "$KEEP" && echo "events kept in $KEEP"
+for n in $n_streams; do
+  echo "== $n concurrent streams (native), real time"
+  c0=$(cpu_of "$pid")
+  run_timed "$ws" --url "$url" --realtime --chunk-ms 40 --streams "$n" --start '{"policy":"native"}' --timeout 600 \
+    "$work/stream.wav" > "$work/ev_multi_$n.jsonl" || echo "  (ws_client exited $?)"
+  settle "$pid"
+  c1=$(cpu_of "$pid")
+  $py "$here/stream_latency.py" multi "$work/placement.json" "$work/ev_multi_$n.jsonl" \
+    --cpu-s "$(delta "$c0" "$c1")" --client-cpu-s "$run_cpu" --cores "$cores" 2>> "$work/summary.jsonl"
+done
+fi
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=
+
+if [ -n "${WHISPER:-}" ]; then
+  wsec=${WHISPER_SECONDS:-15}
+  sox "$work/stream.wav" "$work/stream_w.wav" trim 0 "$wsec"
+  wdur=$(printf "%.1f" "$(soxi -D "$work/stream_w.wav")")
+  echo "== Whisper, random weights (the text is garbage: latency and RTF are what is measured), ${wdur} s of the stream"
+  for dims in ${WHISPER_DIMS:-tiny}; do
+    # f16 tiny; base as q8_0 (the faster type for base on this machine class, docs/whisper.md)
+    type=f16; [ "$dims" = tiny ] || type=q8_0
+    "$sotto" model new --dims "$dims" --type "$type" -o "$work/$dims.bin" 2>/dev/null
+    "$sotto" serve --listen 127.0.0.1:0 --data "$work/data" -m "$work/$dims.bin" 2> "$work/server_$dims.log" &
+    pid=$!
+    for _ in $(seq 300); do grep -aq '"msg":"listening"' "$work/server_$dims.log" && break; sleep 0.1; done
+    wport=$(grep -m1 -ao '"port":[0-9]*' "$work/server_$dims.log" | grep -o '[0-9]*$')
+    for pol in local_agreement align_att; do
+      c0=$(cpu_of "$pid")
+      "$ws" --url "ws://127.0.0.1:$wport/v1/listen?api_key=$key&model=whisper" --realtime --chunk-ms 40 \
+        --start "{\"policy\":\"$pol\"}" --timeout "${WHISPER_TIMEOUT:-240}" "$work/stream_w.wav" \
+        > "$work/ev_w_${dims}_$pol.jsonl" || echo "  ($dims $pol: ws_client exited $?; figures up to then)"
+      settle "$pid"
+      c1=$(cpu_of "$pid")
+      $py "$here/stream_latency.py" whisper "$wdur" "$work/ev_w_${dims}_$pol.jsonl" "$dims $type $pol" \
+        --cpu-s "$(delta "$c0" "$c1")" --cores "$cores" 2>> "$work/summary.jsonl"
+    done
+    kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=
+    rm -f "$work/$dims.bin"
+  done
+fi
+[ -n "${KEEP:-}" ] && cp -r "$work" "$KEEP" && echo "events kept in $KEEP"
