@@ -71,13 +71,17 @@ typedef struct sotto_stream_options {
     const char *prompt;         /* static prompt text; NULL = none */
     int max_context_words;      /* rolling context kept from committed text (default 120,
                                    which stays under Whisper's 223-token prompt limit) */
-    int early_commit;           /* native: commit words mid-utterance when two successive
-                                   first-pass hypotheses agree (final-word latency ~0.7 s
-                                   instead of ~1.9 s, but about +4 WER points with
-                                   PocketSphinx, whose second pass fixes words only at the
-                                   utterance end); default 0 */
+    int early_commit;           /* native: commit words mid-utterance, every 0.6 s, from a
+                                   recognition of the utterance so far that agrees with the
+                                   live hypothesis (word latency ~0.8 s instead of ~1.9 s
+                                   at the same WER, for about twice the CPU; default 0) */
     float max_backlog_s;        /* threaded: audio waiting beyond this marks the stream as
                                    degraded (updates grow; default 4) */
+    int shed_load;              /* threaded native: while more than max_backlog_s waits,
+                                   finals come from the live decoder alone (no extra
+                                   whole-utterance or early-commit passes: about half the
+                                   CPU, a point or two of WER) until the backlog is under a
+                                   quarter of it; default 0 (the server turns it on) */
 } sotto_stream_options;
 
 void sotto_stream_options_init(sotto_stream_options *o);
@@ -101,6 +105,8 @@ typedef struct sotto_stream_stats {
     int64_t updates;        /* recognizer calls made */
     int64_t updates_no_vad; /* calls the same policy would have made without the VAD */
     int degraded;           /* 1 while the stream cannot keep up with real time */
+    int shedding;           /* 1 while shed_load skips the extra passes */
+    int64_t shed_utterances; /* utterances whose finals came from the live decoder alone */
 } sotto_stream_stats;
 
 /* Pointers inside an event are valid only during the callback. */

@@ -204,6 +204,7 @@ int listen_conn_start(void *arg)
     so.policy = p->policy;
     so.early_commit = p->early_commit;
     so.threaded = 1;
+    so.shed_load = 1; /* many streams on few cores: finals from the live decoder, not a queue */
     so.domain = p->domain[0] ? p->domain : NULL;
     so.terms = p->terms;
     so.prompt = p->prompt;

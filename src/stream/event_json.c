@@ -75,8 +75,9 @@ int sotto_stream_event_json(const sotto_stream_event *ev, double offset_s, sotto
         put_num(b, "audio_s", s->audio_s, 3);
         put_num(b, "voiced_s", s->voiced_s, 3);
         put_num(b, "compute_s", s->compute_s, 3);
-        sotto_buf_printf(b, ",\"degraded\":%s,\"updates\":%lld,\"updates_no_vad\":%lld",
-                         s->degraded ? "true" : "false", (long long)s->updates, (long long)s->updates_no_vad);
+        sotto_buf_printf(b, ",\"degraded\":%s,\"shedding\":%s,\"updates\":%lld,\"updates_no_vad\":%lld",
+                         s->degraded ? "true" : "false", s->shedding ? "true" : "false",
+                         (long long)s->updates, (long long)s->updates_no_vad);
         break;
     }
     default:

@@ -4,24 +4,39 @@
  * Voiced audio goes into a sotto_asr_stream (PocketSphinx decodes incrementally) for the
  * partials. At the utterance end the policy recognizes the whole utterance once more as
  * one buffer (asr_stream_transcribe: on the stream's own decoder, so streams sharing a
- * recognizer do not queue on its lock): the live decoder normalizes the cepstrum with a
- * running estimate, which costs words at the start of a stream and after level changes,
- * while a whole-utterance pass normalizes over the utterance itself (measured on the
- * 60 s benchmark stream: WER 7.9% with the live decoder's finals, batch 3.4%). The extra
- * pass costs about one batch recognition of the voiced audio (sphinx: RTF ~0.07).
- * Utterances longer than NATIVE_UTT_MAX_S keep the live decoder's finals.
- * Early commit (native_set_early_commit, off by default): when the recognizer gives its
- * current hypothesis with word times (asr_stream_partial_words), words are also committed
- * mid-utterance by LocalAgreement-2 between consecutive hypotheses (la_skip /
- * la_commit_count, policy_la.c). The recognizer is fed in blocks of NATIVE_AGREE_S counted
- * from the utterance start and the hypothesis is read after each block, also inside the
- * update that ends the utterance (so the finals do not depend on how updates were
- * batched: threaded == synchronous); words on which two consecutive readings agree are
- * published, except words ending within NATIVE_EARLY_GAP_S of the audio fed; at the
- * utterance end only the final segment's words after the committed ones are published.
- * It is off by default because PocketSphinx's first pass (all a mid-utterance hypothesis
- * has) misrecognizes words its second pass fixes, and committed words cannot be revised:
- * docs/streaming.md has the measured latency / WER trade.
+ * recognizer do not queue on its lock). What the live decoder's results lack, measured on
+ * the 30 fixture utterances (290 words; each with 0.6 s noise before, 0.5 s after):
+ * batch 5.2% WER; live first pass at the utterance end 8.3%, live final (second pass and
+ * best path) 6.2%, with the live cepstral mean carried from the previous utterances (the
+ * fixture voices alternate, so that mean is another speaker's). With the utterance's own
+ * mean set before decoding (cmn_live_set, an oracle): first pass 6.9%, final 5.2%. So the
+ * CMN costs about 1 point and the first pass alone (no second pass) about 1.7 more;
+ * a mean from the utterance's first 0.9 / 2.0 s (first pass 32% / 10%), a running mean
+ * updated every block (10%) or the model's -cmninit (20%) are all worse than carrying it.
+ * Mid-utterance words from the first pass cannot match batch accuracy, hence the pass.
+ * The extra pass costs about one batch recognition of the voiced audio.
+ * Utterances longer than NATIVE_UTT_MAX_S keep the live decoder's finals, and so does
+ * every utterance that ends while a threaded stream sheds load (options.shed_load: more
+ * audio waits than the machine keeps up with; the extra passes are then skipped, about
+ * half the stream's CPU, for the live decoder's WER).
+ * Early commit (native_set_early_commit, off by default): the recognizer is fed in blocks
+ * of NATIVE_AGREE_S counted from the utterance start; every NATIVE_PASS_BLOCKS blocks
+ * (also inside the update that ends the utterance, so the finals do not depend on how
+ * updates were batched: threaded == synchronous) the utterance so far is recognized as
+ * one buffer on a second decoder of the stream (a prefix pass: batch CMN, second pass,
+ * best path) and its leading words that the first pass's current hypothesis
+ * (asr_stream_partial_words) or the previous prefix pass also has (LocalAgreement-2,
+ * la_skip / la_commit_count of policy_la.c) are published with the pass's times, except
+ * words ending within NATIVE_EARLY_GAP_S of the audio fed; at the utterance end the
+ * whole-utterance pass's words after the committed ones are published. A prefix pass runs
+ * only when the first pass has an uncommitted word that could be committed. Measured on
+ * the 8-utterance stream of tests/unit/test_stream.c (Release, getrusage): WER 4.94%
+ * like the default (batch 7.41% there), word latency in audio time mean 0.83 s, p95
+ * 1.18 s (default 1.89 / 3.16 s); CPU 1.04 s per audio second against 0.43 for the
+ * default, the prefix passes decoding about 2.7x the voiced audio (their cost grows with
+ * the square of an utterance's length), which is why it stays off by default.
+ * Committing first-pass words by agreement of consecutive first-pass readings alone gave
+ * WER 12.3% there (errors the first pass keeps to the utterance end).
  * The partial is the hypothesis after the committed words. Words need the recognizer
  * created with options.word_timestamps = 1 for the end-of-utterance finals; without them
  * a final's words are its text split at spaces with times spread evenly over the segment.
@@ -35,17 +50,19 @@
 #include "base/base_int.h"
 #include "stream/stream_int.h"
 
-/* Early commit: audio between two readings of the hypothesis, and the least distance of
- * a committed word's end from the audio fed (the stream's word_gap_s when larger). Tuned
- * on the 8-utterance stream of tests/unit/test_stream.c: gap 0.2 s commits first-pass
- * words the next frames still change (WER 17.3%); from 0.5 s on, only the errors the
- * first pass keeps to the utterance end remain (11.1%, also at 0.8 and 1.0 s), and
- * readings 0.2 s apart commit sooner than 0.4 s apart at the same WER. */
+/* Early commit: the block the recognizer is fed in, and the least distance of a committed
+ * word's end from the audio fed (the stream's word_gap_s when larger). */
 #define NATIVE_AGREE_S 0.2
 #define NATIVE_EARLY_GAP_S 0.5
 #define NATIVE_BLOCK 3200 /* NATIVE_AGREE_S at 16 kHz */
 #define NATIVE_TAIL 5 /* committed words kept for the repeat check (la_skip) */
 #define NATIVE_UTT_MAX_S 60 /* utterance audio kept for the final whole-utterance pass */
+/* Early commit: blocks between prefix passes. Every 3 blocks (0.6 s): latency mean 0.83 s,
+ * CPU 1.04 s per audio s; every 5 (1.0 s): 1.09 s, 0.98 (the first-pass gate already
+ * skips most passes that could commit nothing). A pass that starts at the last committed
+ * word instead of the utterance start (LM history and CMN over a fragment) cost 2.5
+ * points of WER for 6% less CPU. */
+#define NATIVE_PASS_BLOCKS 3
 
 typedef struct native_state {
     sotto_asr_stream *as;
@@ -67,6 +84,9 @@ typedef struct native_state {
     float *utt;        /* the utterance's audio so far, for the final pass */
     size_t n_utt, cap_utt;
     int utt_whole;     /* utt holds the whole utterance (not cut by a cap or self-flush) */
+    sotto_asr_stream *pass; /* early commit: decoder for the whole-prefix passes */
+    int64_t n_blocks;  /* early commit: blocks fed in this utterance */
+    sotto_transcript ptr; /* the last prefix pass */
 } native_state;
 
 static void words_clear(sotto_word *w, size_t n)
@@ -96,6 +116,7 @@ static int native_create(sotto_stream *s, void **state)
     }
     ns->words_mid = s->o.early_commit != 0;
     ns->last_end = -1e9;
+    sotto_transcript_init(&ns->ptr);
     sotto_transcript_init(&ns->finals);
     sotto_transcript_init(&ns->hyp);
     *state = ns;
@@ -108,6 +129,8 @@ static void native_destroy(void *state)
     if (!ns)
         return;
     sotto_asr_stream_free(ns->as);
+    sotto_asr_stream_free(ns->pass);
+    sotto_transcript_free(&ns->ptr);
     sotto_transcript_free(&ns->finals);
     sotto_transcript_free(&ns->hyp);
     words_clear(ns->prev, ns->n_prev);
@@ -273,37 +296,83 @@ static int read_hyp(native_state *ns, sotto_word **cur, size_t *n_cur)
     return 0;
 }
 
-/* One agreement reading at the current fed position: commit the words this hypothesis
- * shares with the previous reading (LocalAgreement-2), keep the rest for the next. */
+/* A whole-prefix pass: the utterance so far recognized as one buffer on the pass decoder
+ * (batch CMN over the prefix, second pass and best path, which the first pass lacks).
+ * *w / *n are its words after the committed ones (views into ns->ptr). */
+static int prefix_pass(sotto_stream *s, native_state *ns, sotto_word **w, size_t *n)
+{
+    *w = NULL;
+    *n = 0;
+    if (!ns->pass) {
+        int rc = sotto_asr_stream_new(s->asr, &ns->pass);
+        if (rc < 0)
+            return rc;
+    }
+    sotto_transcript_free(&ns->ptr);
+    sotto_transcript_init(&ns->ptr);
+    size_t n_pre = (size_t)(ns->fed - ns->utt_fed0);
+    if (n_pre > ns->n_utt)
+        n_pre = ns->n_utt;
+    sotto_asr_call call = {.prompt = NULL, .word_timestamps = 1};
+    double t0 = time_now();
+    int rc = asr_stream_transcribe(ns->pass, &call, ns->utt, n_pre, ns->utt_t0, &ns->ptr);
+    stream_count_call(s, time_now() - t0);
+    if (rc < 0 || ns->ptr.n_segments == 0)
+        return rc;
+    sotto_segment *seg = &ns->ptr.segments[ns->ptr.n_segments - 1];
+    size_t skip = la_skip(ns->tail, ns->n_tail, seg->words, seg->n_words, ns->last_end);
+    *w = seg->words + skip;
+    *n = seg->n_words - skip;
+    return 0;
+}
+
+/* After each block: every NATIVE_PASS_BLOCKS blocks, a prefix pass; commit its leading
+ * words that the first pass or the previous prefix pass also has, keep the rest of it for
+ * the next agreement. */
 static int agree(sotto_stream *s, native_state *ns)
 {
-    sotto_word *cur = NULL;
-    size_t n_cur = 0;
+    ns->n_blocks++;
+    /* (s->st.shedding is written only by this thread, the worker) */
+    if (ns->n_blocks % NATIVE_PASS_BLOCKS != 0 || !ns->utt_whole || s->st.shedding)
+        return 0;
+    sotto_word *cur = NULL, *pw = NULL;
+    size_t n_cur = 0, n_pw = 0;
     int rc = read_hyp(ns, &cur, &n_cur);
     if (rc < 0)
         return rc;
     double fed_end = ns->utt_t0 + (double)(ns->fed - ns->utt_fed0) / STREAM_RATE;
     double gap = s->o.word_gap_s > NATIVE_EARLY_GAP_S ? s->o.word_gap_s : NATIVE_EARLY_GAP_S;
-    size_t k = la_commit_count(ns->prev, ns->n_prev, cur, n_cur, fed_end, gap, 0);
-    rc = commit(s, ns, cur, k, ns->hyp.n_segments ? ns->hyp.segments[0].language : "");
+    /* a pass is worth its cost only when the first pass has a word far enough from the
+     * audio fed to be committed (none in the pre-roll, none during a long word) */
+    if (n_cur == 0 || cur[0].end > fed_end - gap)
+        return 0;
+    rc = prefix_pass(s, ns, &pw, &n_pw);
+    if (rc < 0 || n_pw == 0)
+        return rc;
+    /* the pass's leading words that the first pass or the previous pass also has */
+    size_t k = la_commit_count(cur, n_cur, pw, n_pw, fed_end, gap, 0);
+    size_t k2 = la_commit_count(ns->prev, ns->n_prev, pw, n_pw, fed_end, gap, 0);
+    if (k2 > k)
+        k = k2;
+    rc = commit(s, ns, pw, k, ns->ptr.segments[ns->ptr.n_segments - 1].language);
     words_clear(ns->prev, ns->n_prev);
     ns->n_prev = 0;
     if (rc < 0)
         return rc;
-    if (n_cur - k > 0) {
-        sotto_word *p = realloc(ns->prev, (n_cur - k) * sizeof *p);
+    if (n_pw - k > 0) {
+        sotto_word *p = realloc(ns->prev, (n_pw - k) * sizeof *p);
         if (!p)
             return error_set(SOTTO_ENOMEM, "out of memory keeping a hypothesis");
         ns->prev = p;
-        for (size_t i = 0; i < n_cur - k; i++) {
-            p[i] = cur[k + i];
-            p[i].word = str_dup(cur[k + i].word ? cur[k + i].word : "");
+        for (size_t i = 0; i < n_pw - k; i++) {
+            p[i] = pw[k + i];
+            p[i].word = str_dup(pw[k + i].word ? pw[k + i].word : "");
             if (!p[i].word) {
                 words_clear(p, i);
                 return error_set(SOTTO_ENOMEM, "out of memory keeping a hypothesis");
             }
         }
-        ns->n_prev = n_cur - k;
+        ns->n_prev = n_pw - k;
     }
     return 0;
 }
@@ -390,6 +459,7 @@ static int feed(sotto_stream *s, native_state *ns, int final)
 static void utt_reset(native_state *ns)
 {
     ns->utt_open = 0;
+    ns->n_blocks = 0;
     words_clear(ns->prev, ns->n_prev);
     ns->n_prev = 0;
     words_clear(ns->tail, ns->n_tail);
@@ -475,9 +545,15 @@ static int native_update(sotto_stream *s, void *state, int final)
         rc = sotto_asr_stream_flush(ns->as);
         if (ns->utt_open)
             stream_count_call(s, time_now() - t0);
+        int whole = ns->utt_open && ns->utt_whole && ns->n_utt > 0;
+        if (whole && s->st.shedding) { /* behind real time: the live decoder's finals */
+            whole = 0;
+            pthread_mutex_lock(&s->lock);
+            s->st.shed_utterances++;
+            pthread_mutex_unlock(&s->lock);
+        }
         if (rc == 0)
-            rc = ns->utt_open && ns->utt_whole && ns->n_utt > 0 ? publish_whole(s, ns)
-                                                                : publish_finals(s, ns);
+            rc = whole ? publish_whole(s, ns) : publish_finals(s, ns);
         utt_reset(ns);
     }
     return rc;

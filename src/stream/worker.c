@@ -35,6 +35,15 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&s->wake, &s->lock);
         if (s->stop_req)
             break;
+        /* shed_load: decided on the whole backlog, with hysteresis so that a stream near
+         * the threshold does not flip at every batch */
+        if (s->o.shed_load) {
+            double wait_s = (double)s->inbox_n / STREAM_RATE;
+            if (wait_s > s->o.max_backlog_s)
+                s->st.shedding = 1;
+            else if (wait_s < s->o.max_backlog_s / 4)
+                s->st.shedding = 0;
+        }
         /* take all waiting audio, or up to the first pending flush */
         size_t k = s->inbox_n;
         int flush_now = 0;

@@ -342,7 +342,7 @@ TEST(event_json_exact_bytes)
     sotto_buf_reset(&b);
     ASSERT_OK(sotto_stream_event_json(&ev, 5.0, &b)); /* figures are not times: no offset */
     ASSERT_STR_EQ(b.data, "{\"type\":\"stats\",\"latency_s\":0.123,\"rtf\":0.25,\"buffered_s\":0,\"backlog_s\":null,"
-                          "\"audio_s\":0,\"voiced_s\":0,\"compute_s\":0,\"degraded\":true,\"updates\":7,"
+                          "\"audio_s\":0,\"voiced_s\":0,\"compute_s\":0,\"degraded\":true,\"shedding\":false,\"updates\":7,"
                           "\"updates_no_vad\":9}");
 
     memset(&ev, 0, sizeof ev);

@@ -137,12 +137,24 @@ static void sphinx_probe(sotto_asr_backend_info *info)
 
 /* ---- decoders ----------------------------------------------------------------------- */
 
-int sphinx_decoder_new(const sphinx_state *st, ps_decoder_t **out)
+/* Live decoders (streams) search with fewer active HMMs per frame and score only the top
+ * 2 Gaussians per codebook: measured on the 60 s benchmark stream (bench-stream), 0.45x
+ * the CPU of the defaults for the live pass and 0.44x / 0.72x for the whole-utterance
+ * pass, finals WER unchanged (3.4%), last-partial WER 10.1% -> 9.0%. Tighter beams cost
+ * accuracy (-beam 1e-40: 29%), -ds 2 too (13.5%), and much smaller -maxhmmpf (100) makes
+ * PocketSphinx 5prealpha divide by zero. Batch decoding keeps the defaults. */
+static const char SPHINX_LIVE_MAXHMMPF[] = "3000";
+static const char SPHINX_LIVE_TOPN[] = "2";
+
+int sphinx_decoder_new(const sphinx_state *st, int live, ps_decoder_t **out)
 {
     sphinx_log_silence();
     cmd_ln_t *config =
-        cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", st->hmm, "-lm", st->lm, "-dict", st->dict,
-                    "-remove_silence", "no", "-bestpath", "yes", "-samprate", "16000", NULL);
+        live ? cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", st->hmm, "-lm", st->lm, "-dict", st->dict,
+                           "-remove_silence", "no", "-bestpath", "yes", "-samprate", "16000",
+                           "-maxhmmpf", SPHINX_LIVE_MAXHMMPF, "-topn", SPHINX_LIVE_TOPN, NULL)
+             : cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", st->hmm, "-lm", st->lm, "-dict", st->dict,
+                           "-remove_silence", "no", "-bestpath", "yes", "-samprate", "16000", NULL);
     if (!config)
         return error_set(SOTTO_EBACKEND, "pocketsphinx: bad configuration: %s", sphinx_reason());
     ps_decoder_t *ps = ps_init(config);
@@ -180,7 +192,7 @@ static int sphinx_create(const sotto_asr_options *opts, void **state, char *mode
                          missing);
     }
     st->want_words = opts->word_timestamps;
-    rc = sphinx_decoder_new(st, &st->ps);
+    rc = sphinx_decoder_new(st, 0, &st->ps);
     if (rc < 0) {
         free(st);
         return rc;

@@ -31,9 +31,10 @@ typedef struct sphinx_state {
 /* The packaged model directory used when options.model_path is NULL (".../en-us"). */
 const char *sphinx_default_model_dir(void);
 
-/* A new decoder for st's model (each stream gets its own so streams are independent).
- * Free with ps_free(). */
-int sphinx_decoder_new(const sphinx_state *st, ps_decoder_t **out);
+/* A new decoder for st's model (each stream gets its own so streams are independent);
+ * live = 1: the cheaper search settings of stream decoders (sphinx.c says why). Free
+ * with ps_free(). */
+int sphinx_decoder_new(const sphinx_state *st, int live, ps_decoder_t **out);
 
 /* Start an utterance whose frame 0 is the next sample fed. */
 int sphinx_utt_start(ps_decoder_t *ps);

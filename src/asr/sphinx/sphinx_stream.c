@@ -41,7 +41,7 @@ int sphinx_stream_new(void *state, void **stream)
         free(partial);
         return error_set(SOTTO_ENOMEM, "out of memory creating a sphinx stream");
     }
-    int rc = sphinx_decoder_new(st, &s->ps);
+    int rc = sphinx_decoder_new(st, 1, &s->ps);
     if (rc < 0) {
         free(s);
         free(partial);
