@@ -11,7 +11,8 @@
 # recognizer calls saved by the VAD. Then N concurrent streams (default 20) of the same
 # audio: per-stream RTF, backlog, degraded flag and final-word latency: do they keep up?
 # STREAMS=N sets N (a list runs each: STREAMS="1 5 20"); ONLY_MULTI=1 skips the single-stream part;
-# ONLY_WHISPER=1 (with WHISPER=1) skips every sphinx part.
+# ONLY_WHISPER=1 (with WHISPER=1) skips every sphinx part; POLICIES="native_early" picks the
+# single-stream policies (default: native native_early local_agreement).
 # Every run also gives the server's CPU seconds (user+sys from /proc/PID/stat) per second
 # of audio per stream (cpu_s_per_audio_s) and the streams the machine's cores could hold
 # at that cost (capacity_streams = cores / cost): unlike RTF and backlog these do not
@@ -124,7 +125,7 @@ print(f'batch            WER {100*d[\"wer\"]:5.1f}% (text vs fixture texts)  wal
 
 if [ -n "${ONLY_MULTI:-}" ]; then :; else
 echo "== one stream, real time, per policy (WER of finals vs fixture texts, and vs batch words)"
-for pol in native native_early local_agreement; do
+for pol in ${POLICIES:-native native_early local_agreement}; do
   start="{\"policy\":\"$pol\"}"
   [ "$pol" = native_early ] && start='{"policy":"native","early_commit":true}'
   c0=$(cpu_of "$pid")
