@@ -73,8 +73,9 @@ typedef struct sotto_stream_options {
                                    which stays under Whisper's 223-token prompt limit) */
     int early_commit;           /* native: commit words mid-utterance, every 0.6 s, from a
                                    recognition of the utterance so far that agrees with the
-                                   live hypothesis (word latency ~0.8 s instead of ~1.9 s
-                                   at the same WER, for about twice the CPU; default 0) */
+                                   live hypothesis (word latency ~0.7 s of audio instead
+                                   of ~1.9 s at the same WER, for about 2.5x the CPU;
+                                   default 0) */
     float max_backlog_s;        /* threaded: audio waiting beyond this marks the stream as
                                    degraded (updates grow; default 4) */
     int shed_load;              /* threaded native: while more than max_backlog_s waits,

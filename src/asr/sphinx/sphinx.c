@@ -137,14 +137,16 @@ static void sphinx_probe(sotto_asr_backend_info *info)
 
 /* ---- decoders ----------------------------------------------------------------------- */
 
-/* Live decoders (streams) search with fewer active HMMs per frame and score only the top
- * 2 Gaussians per codebook: measured on the 60 s benchmark stream (bench-stream), 0.45x
- * the CPU of the defaults for the live pass and 0.44x / 0.72x for the whole-utterance
- * pass, finals WER unchanged (3.4%), last-partial WER 10.1% -> 9.0%. Tighter beams cost
- * accuracy (-beam 1e-40: 29%), -ds 2 too (13.5%), and much smaller -maxhmmpf (100) makes
- * PocketSphinx 5prealpha divide by zero. Batch decoding keeps the defaults. */
+/* Live decoders (streams) search with fewer active HMMs per frame (-maxhmmpf 3000, default
+ * 30000) and score the top 3 Gaussians per codebook (-topn, default 4). Measured on the
+ * 60 s benchmark stream (bench-stream, A/B in one process): -maxhmmpf 3000 alone 0.59x the
+ * live pass's CPU, with -topn 2 0.45x (whole-utterance pass 0.44x), finals WER unchanged
+ * (3.4%). -topn 2 was dropped for 3: the same speech resampled from 48 kHz lost 3 more
+ * words of 38 with it (tests/e2e/listen_stream.sh), with 3 none. Tighter beams cost
+ * accuracy (-beam 1e-40: 29% WER), -ds 2 too (13.5%), and a much smaller -maxhmmpf (100)
+ * makes PocketSphinx 5prealpha divide by zero. Batch decoding keeps the defaults. */
 static const char SPHINX_LIVE_MAXHMMPF[] = "3000";
-static const char SPHINX_LIVE_TOPN[] = "2";
+static const char SPHINX_LIVE_TOPN[] = "3";
 
 int sphinx_decoder_new(const sphinx_state *st, int live, ps_decoder_t **out)
 {
