@@ -19,8 +19,6 @@
 #include "base/base_int.h"
 #include "stream/stream_int.h"
 
-#define LA_TAIL 5 /* committed words compared against a new hypothesis' start */
-
 /* ---- the agreement logic on plain words ----------------------------------------------- */
 
 static void trim_span(const char *w, const char **b, size_t *n)
@@ -79,6 +77,79 @@ size_t la_commit_count(const sotto_word *prev, size_t n_prev, const sotto_word *
     return k;
 }
 
+/* ---- word arrays ----------------------------------------------------------------------- */
+
+void la_words_clear(sotto_word *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(w[i].word);
+        w[i].word = NULL;
+    }
+}
+
+int la_words_copy(const sotto_word *w, size_t n, sotto_word **out)
+{
+    *out = NULL;
+    if (n == 0)
+        return 0;
+    sotto_word *c = calloc(n, sizeof *c);
+    if (!c)
+        return error_set(SOTTO_ENOMEM, "out of memory copying words");
+    for (size_t i = 0; i < n; i++) {
+        c[i] = w[i];
+        c[i].word = str_dup(w[i].word ? w[i].word : "");
+        if (!c[i].word) {
+            la_words_clear(c, i);
+            free(c);
+            return error_set(SOTTO_ENOMEM, "out of memory copying words");
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+int la_tail_push(sotto_word *tail, size_t *n_tail, const sotto_word *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (*n_tail == LA_TAIL) {
+            free(tail[0].word);
+            memmove(tail, tail + 1, (LA_TAIL - 1) * sizeof *tail);
+            (*n_tail)--;
+        }
+        tail[*n_tail] = w[i];
+        tail[*n_tail].word = str_dup(w[i].word ? w[i].word : "");
+        if (!tail[*n_tail].word)
+            return error_set(SOTTO_ENOMEM, "out of memory keeping committed words");
+        (*n_tail)++;
+    }
+    return 0;
+}
+
+int la_words_join(const sotto_word *w, size_t n, char **out)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(w[i].word ? w[i].word : "") + 1;
+    char *text = malloc(len);
+    if (!text)
+        return error_set(SOTTO_ENOMEM, "out of memory joining words");
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *b;
+        size_t m;
+        trim_span(w[i].word, &b, &m);
+        if (m == 0)
+            continue;
+        if (pos > 0)
+            text[pos++] = ' ';
+        memcpy(text + pos, b, m);
+        pos += m;
+    }
+    text[pos] = '\0';
+    *out = text;
+    return 0;
+}
+
 /* ---- the policy -------------------------------------------------------------------------- */
 
 typedef struct la_state {
@@ -90,13 +161,6 @@ typedef struct la_state {
     sotto_transcript tr;
 } la_state;
 
-static void words_clear(sotto_word *w, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(w[i].word);
-        w[i].word = NULL;
-    }
-}
 
 static int la_create(sotto_stream *s, void **state)
 {
@@ -115,33 +179,11 @@ static void la_destroy(void *state)
     la_state *ls = state;
     if (!ls)
         return;
-    words_clear(ls->prev, ls->n_prev);
+    la_words_clear(ls->prev, ls->n_prev);
     free(ls->prev);
-    words_clear(ls->tail, ls->n_tail);
+    la_words_clear(ls->tail, ls->n_tail);
     sotto_transcript_free(&ls->tr);
     free(ls);
-}
-
-/* Deep copy n words into a new array (*out; NULL when n = 0). */
-static int words_copy(const sotto_word *w, size_t n, sotto_word **out)
-{
-    *out = NULL;
-    if (n == 0)
-        return 0;
-    sotto_word *c = calloc(n, sizeof *c);
-    if (!c)
-        return error_set(SOTTO_ENOMEM, "out of memory copying words");
-    for (size_t i = 0; i < n; i++) {
-        c[i] = w[i];
-        c[i].word = str_dup(w[i].word ? w[i].word : "");
-        if (!c[i].word) {
-            words_clear(c, i);
-            free(c);
-            return error_set(SOTTO_ENOMEM, "out of memory copying words");
-        }
-    }
-    *out = c;
-    return 0;
 }
 
 /* The hypothesis' words in order (shallow views into tr; segments without words give
@@ -183,17 +225,10 @@ static int commit(sotto_stream *s, la_state *ls, const sotto_word *w, size_t n, 
         return 0;
     int rc = stream_emit_final(s, w, n, lang);
     /* keep the committed tail for the repeat check of the next hypothesis */
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (ls->n_tail == LA_TAIL) {
-            free(ls->tail[0].word);
-            memmove(ls->tail, ls->tail + 1, (LA_TAIL - 1) * sizeof *ls->tail);
-            ls->n_tail--;
-        }
-        ls->tail[ls->n_tail] = w[i];
-        ls->tail[ls->n_tail].word = str_dup(w[i].word ? w[i].word : "");
-        if (!ls->tail[ls->n_tail].word)
-            return error_set(SOTTO_ENOMEM, "out of memory keeping committed words");
-        ls->n_tail++;
+    if (rc == 0) {
+        rc = la_tail_push(ls->tail, &ls->n_tail, w, n);
+        if (rc < 0)
+            return rc;
     }
     if (n > 0 && w[n - 1].end > ls->last_end)
         ls->last_end = w[n - 1].end;
@@ -223,7 +258,7 @@ static int la_update(sotto_stream *s, void *state, int final)
 {
     la_state *ls = state;
     if (s->buf_n == 0) {
-        words_clear(ls->prev, ls->n_prev);
+        la_words_clear(ls->prev, ls->n_prev);
         ls->n_prev = 0;
         return 0;
     }
@@ -254,8 +289,8 @@ static int la_update(sotto_stream *s, void *state, int final)
     const char *lang = ls->tr.n_segments ? ls->tr.segments[0].language : "";
     rc = commit(s, ls, cur, k, lang);
     if (rc == 0)
-        rc = words_copy(cur + k, final ? 0 : n_cur - k, &rest);
-    words_clear(ls->prev, ls->n_prev);
+        rc = la_words_copy(cur + k, final ? 0 : n_cur - k, &rest);
+    la_words_clear(ls->prev, ls->n_prev);
     free(ls->prev);
     ls->prev = rest;
     ls->n_prev = rc == 0 && !final ? n_cur - k : 0;
@@ -268,31 +303,16 @@ static int la_update(sotto_stream *s, void *state, int final)
         /* a new utterance starts afresh (whisper_streaming's VAC does the same); after a
          * forced cut the audio goes on, so the repeat check keeps the tail */
         if (!forced) {
-            words_clear(ls->tail, ls->n_tail);
+            la_words_clear(ls->tail, ls->n_tail);
             ls->n_tail = 0;
         }
         return stream_emit_partial(s, "", buf_end, buf_end);
     }
     /* the partial: the words not yet agreed on */
-    size_t len = 1;
-    for (size_t i = 0; i < ls->n_prev; i++)
-        len += strlen(ls->prev[i].word) + 1;
-    char *text = malloc(len);
-    if (!text)
-        return error_set(SOTTO_ENOMEM, "out of memory building a partial");
-    size_t pos = 0;
-    for (size_t i = 0; i < ls->n_prev; i++) {
-        const char *b;
-        size_t m;
-        trim_span(ls->prev[i].word, &b, &m);
-        if (m == 0)
-            continue;
-        if (pos > 0)
-            text[pos++] = ' ';
-        memcpy(text + pos, b, m);
-        pos += m;
-    }
-    text[pos] = '\0';
+    char *text = NULL;
+    rc = la_words_join(ls->prev, ls->n_prev, &text);
+    if (rc < 0)
+        return rc;
     rc = stream_emit_partial(s, text, ls->n_prev ? ls->prev[0].start : buf_end, buf_end);
     free(text);
     trim(s, ls);

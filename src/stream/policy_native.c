@@ -58,7 +58,6 @@
 #define NATIVE_AGREE_S 0.2
 #define NATIVE_EARLY_GAP_S 0.3
 #define NATIVE_BLOCK 3200 /* NATIVE_AGREE_S at 16 kHz */
-#define NATIVE_TAIL 5 /* committed words kept for the repeat check (la_skip) */
 #define NATIVE_UTT_MAX_S 60 /* utterance audio kept for the final whole-utterance pass */
 /* Early commit: blocks between prefix passes. Every 3 blocks (0.6 s, gap 0.5 s): latency
  * mean 0.83 s, CPU 1.04 s per audio s; every 5 (1.0 s): 1.09 s, 0.98; every 2 (gap
@@ -80,7 +79,7 @@ typedef struct native_state {
     size_t n_pend;
     sotto_word *prev;  /* the last reading's uncommitted words (owned) */
     size_t n_prev;
-    sotto_word tail[NATIVE_TAIL]; /* the utterance's last committed words (owned) */
+    sotto_word tail[LA_TAIL]; /* the utterance's last committed words (owned) */
     size_t n_tail;
     double last_end;   /* end of the last committed word (stream time) */
     sotto_transcript finals;
@@ -92,14 +91,6 @@ typedef struct native_state {
     int64_t n_blocks;  /* early commit: blocks fed in this utterance */
     sotto_transcript ptr; /* the last prefix pass */
 } native_state;
-
-static void words_clear(sotto_word *w, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(w[i].word);
-        w[i].word = NULL;
-    }
-}
 
 static int native_create(sotto_stream *s, void **state)
 {
@@ -137,9 +128,9 @@ static void native_destroy(void *state)
     sotto_transcript_free(&ns->ptr);
     sotto_transcript_free(&ns->finals);
     sotto_transcript_free(&ns->hyp);
-    words_clear(ns->prev, ns->n_prev);
+    la_words_clear(ns->prev, ns->n_prev);
     free(ns->prev);
-    words_clear(ns->tail, ns->n_tail);
+    la_words_clear(ns->tail, ns->n_tail);
     free(ns->utt);
     free(ns);
 }
@@ -207,17 +198,10 @@ static int commit(sotto_stream *s, native_state *ns, sotto_word *w, size_t n, co
             w[i].end = w[i].start;
     }
     int rc = stream_emit_final(s, w, n, lang);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (ns->n_tail == NATIVE_TAIL) {
-            free(ns->tail[0].word);
-            memmove(ns->tail, ns->tail + 1, (NATIVE_TAIL - 1) * sizeof *ns->tail);
-            ns->n_tail--;
-        }
-        ns->tail[ns->n_tail] = w[i];
-        ns->tail[ns->n_tail].word = str_dup(w[i].word ? w[i].word : "");
-        if (!ns->tail[ns->n_tail].word)
-            return error_set(SOTTO_ENOMEM, "out of memory keeping committed words");
-        ns->n_tail++;
+    if (rc == 0) {
+        rc = la_tail_push(ns->tail, &ns->n_tail, w, n);
+        if (rc < 0)
+            return rc;
     }
     if (w[n - 1].end > ns->last_end)
         ns->last_end = w[n - 1].end;
@@ -225,7 +209,7 @@ static int commit(sotto_stream *s, native_state *ns, sotto_word *w, size_t n, co
 }
 
 /* Shift a segment's words by shift seconds (recognizer-fed time to stream time); a
- * segment without words gets its text split (*own, caller frees with words_clear + free). */
+ * segment without words gets its text split (*own, caller frees with la_words_clear + free). */
 static int segment_words(sotto_segment *seg, double shift, sotto_word **w, size_t *n,
                          sotto_word **own)
 {
@@ -259,7 +243,7 @@ static int publish_segments(sotto_stream *s, native_state *ns, double shift)
             size_t skip = la_skip(ns->tail, ns->n_tail, w, n, ns->last_end);
             rc = commit(s, ns, w + skip, n - skip, seg->language);
         }
-        words_clear(own, own ? n : 0);
+        la_words_clear(own, own ? n : 0);
         free(own);
     }
     sotto_transcript_free(&ns->finals);
@@ -359,26 +343,16 @@ static int agree(sotto_stream *s, native_state *ns)
     if (k2 > k)
         k = k2;
     rc = commit(s, ns, pw, k, ns->ptr.segments[ns->ptr.n_segments - 1].language);
-    words_clear(ns->prev, ns->n_prev);
+    la_words_clear(ns->prev, ns->n_prev);
+    free(ns->prev);
+    ns->prev = NULL;
     ns->n_prev = 0;
     if (rc < 0)
         return rc;
-    if (n_pw - k > 0) {
-        sotto_word *p = realloc(ns->prev, (n_pw - k) * sizeof *p);
-        if (!p)
-            return error_set(SOTTO_ENOMEM, "out of memory keeping a hypothesis");
-        ns->prev = p;
-        for (size_t i = 0; i < n_pw - k; i++) {
-            p[i] = pw[k + i];
-            p[i].word = str_dup(pw[k + i].word ? pw[k + i].word : "");
-            if (!p[i].word) {
-                words_clear(p, i);
-                return error_set(SOTTO_ENOMEM, "out of memory keeping a hypothesis");
-            }
-        }
+    rc = la_words_copy(pw + k, n_pw - k, &ns->prev);
+    if (rc == 0)
         ns->n_prev = n_pw - k;
-    }
-    return 0;
+    return rc;
 }
 
 /* The partial: the current hypothesis after the committed words. */
@@ -389,23 +363,10 @@ static int emit_rest(sotto_stream *s, native_state *ns, double end)
     int rc = read_hyp(ns, &cur, &n_cur);
     if (rc < 0)
         return rc;
-    size_t len = 1;
-    for (size_t i = 0; i < n_cur; i++)
-        len += strlen(cur[i].word) + 1;
-    char *text = malloc(len);
-    if (!text)
-        return error_set(SOTTO_ENOMEM, "out of memory building a partial");
-    size_t pos = 0;
-    for (size_t i = 0; i < n_cur; i++) {
-        size_t m = strlen(cur[i].word);
-        if (m == 0)
-            continue;
-        if (pos > 0)
-            text[pos++] = ' ';
-        memcpy(text + pos, cur[i].word, m);
-        pos += m;
-    }
-    text[pos] = '\0';
+    char *text = NULL;
+    rc = la_words_join(cur, n_cur, &text);
+    if (rc < 0)
+        return rc;
     rc = stream_emit_partial(s, text, n_cur ? cur[0].start : end, end);
     free(text);
     return rc;
@@ -464,9 +425,9 @@ static void utt_reset(native_state *ns)
 {
     ns->utt_open = 0;
     ns->n_blocks = 0;
-    words_clear(ns->prev, ns->n_prev);
+    la_words_clear(ns->prev, ns->n_prev);
     ns->n_prev = 0;
-    words_clear(ns->tail, ns->n_tail);
+    la_words_clear(ns->tail, ns->n_tail);
     ns->n_tail = 0;
 }
 

@@ -60,6 +60,20 @@ size_t la_skip(const sotto_word *tail, size_t n_tail, const sotto_word *hyp, siz
 size_t la_commit_count(const sotto_word *prev, size_t n_prev, const sotto_word *cur, size_t n_cur,
                        double buf_end, double word_gap_s, int final);
 
+/* Word arrays the policies own (policy_la.c). LA_TAIL: committed words a policy keeps for
+ * la_skip's repeat check. */
+#define LA_TAIL 5
+/* Free the word strings of w[0..n) (the array itself stays). */
+void la_words_clear(sotto_word *w, size_t n);
+/* Deep copy n words into a new array (*out, NULL when n = 0; caller frees with
+ * la_words_clear + free). */
+int la_words_copy(const sotto_word *w, size_t n, sotto_word **out);
+/* Append copies of w[0..n) to tail (capacity LA_TAIL, oldest first), dropping the oldest
+ * when full. */
+int la_tail_push(sotto_word *tail, size_t *n_tail, const sotto_word *w, size_t n);
+/* The words' text, trimmed and joined with single spaces (*out malloc'ed; caller frees). */
+int la_words_join(const sotto_word *w, size_t n, char **out);
+
 /* ---- policies ------------------------------------------------------------------------- */
 
 /* A policy sees the stream's utterance buffer (s->buf, starting at stream time s->buf_t0)

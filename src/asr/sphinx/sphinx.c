@@ -145,20 +145,21 @@ static void sphinx_probe(sotto_asr_backend_info *info)
  * words of 38 with it (tests/e2e/listen_stream.sh), with 3 none. Tighter beams cost
  * accuracy (-beam 1e-40: 29% WER), -ds 2 too (13.5%), and a much smaller -maxhmmpf (100)
  * makes PocketSphinx 5prealpha divide by zero. Batch decoding keeps the defaults. */
-static const char SPHINX_LIVE_MAXHMMPF[] = "3000";
-static const char SPHINX_LIVE_TOPN[] = "3";
+#define SPHINX_LIVE_MAXHMMPF 3000
+#define SPHINX_LIVE_TOPN 3
 
 int sphinx_decoder_new(const sphinx_state *st, int live, ps_decoder_t **out)
 {
     sphinx_log_silence();
     cmd_ln_t *config =
-        live ? cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", st->hmm, "-lm", st->lm, "-dict", st->dict,
-                           "-remove_silence", "no", "-bestpath", "yes", "-samprate", "16000",
-                           "-maxhmmpf", SPHINX_LIVE_MAXHMMPF, "-topn", SPHINX_LIVE_TOPN, NULL)
-             : cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", st->hmm, "-lm", st->lm, "-dict", st->dict,
-                           "-remove_silence", "no", "-bestpath", "yes", "-samprate", "16000", NULL);
+        cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", st->hmm, "-lm", st->lm, "-dict", st->dict,
+                    "-remove_silence", "no", "-bestpath", "yes", "-samprate", "16000", NULL);
     if (!config)
         return error_set(SOTTO_EBACKEND, "pocketsphinx: bad configuration: %s", sphinx_reason());
+    if (live) {
+        cmd_ln_set_int32_r(config, "-maxhmmpf", SPHINX_LIVE_MAXHMMPF);
+        cmd_ln_set_int32_r(config, "-topn", SPHINX_LIVE_TOPN);
+    }
     ps_decoder_t *ps = ps_init(config);
     cmd_ln_free_r(config); /* the decoder keeps its own reference */
     if (!ps)
@@ -389,22 +390,28 @@ done:
     return rc;
 }
 
-static int sphinx_transcribe(void *state, const sotto_asr_options *o, const float *pcm, size_t n,
-                             double t_offset, sotto_transcript *out)
+int sphinx_decode_whole(ps_decoder_t *ps, const float *pcm, size_t n, double t_offset, int words,
+                        sotto_transcript *out)
 {
-    sphinx_state *st = state;
-    int rc = sphinx_utt_start(st->ps);
+    int rc = sphinx_utt_start(ps);
     if (rc < 0)
         return rc;
     /* the whole buffer in one call: CMN over the whole utterance (the model's "batch"
      * mode), which recognizes noticeably better than the running estimate */
-    rc = sphinx_feed(st->ps, pcm, n, TRUE);
-    if (ps_end_utt(st->ps) < 0 && rc == 0)
+    rc = sphinx_feed(ps, pcm, n, TRUE);
+    if (ps_end_utt(ps) < 0 && rc == 0)
         rc = error_set(SOTTO_EBACKEND, "pocketsphinx: cannot end the utterance: %s",
                        sphinx_reason());
     if (rc < 0)
         return rc;
-    return sphinx_collect(st->ps, t_offset, n, o->word_timestamps, out);
+    return sphinx_collect(ps, t_offset, n, words, out);
+}
+
+static int sphinx_transcribe(void *state, const sotto_asr_options *o, const float *pcm, size_t n,
+                             double t_offset, sotto_transcript *out)
+{
+    sphinx_state *st = state;
+    return sphinx_decode_whole(st->ps, pcm, n, t_offset, o->word_timestamps, out);
 }
 
 const asr_backend asr_backend_sphinx = {

@@ -36,6 +36,12 @@ const char *sphinx_default_model_dir(void);
  * with ps_free(). */
 int sphinx_decoder_new(const sphinx_state *st, int live, ps_decoder_t **out);
 
+/* Recognize pcm as one utterance on ps (batch CMN over the whole buffer, second pass,
+ * best path) and append its segments, times shifted by t_offset, to out; words: word
+ * times too. Used by transcribe and by a stream's whole-utterance pass. */
+int sphinx_decode_whole(ps_decoder_t *ps, const float *pcm, size_t n, double t_offset, int words,
+                        sotto_transcript *out);
+
 /* Start an utterance whose frame 0 is the next sample fed. */
 int sphinx_utt_start(ps_decoder_t *ps);
 

@@ -164,13 +164,5 @@ int sphinx_stream_transcribe(void *stream, const sotto_asr_options *o, const flo
     sphinx_stream *s = stream;
     if (s->in_utt)
         return error_set(SOTTO_EINVAL, "sphinx: a whole-buffer pass inside a streamed utterance");
-    int rc = sphinx_utt_start(s->ps);
-    if (rc < 0)
-        return rc;
-    rc = sphinx_feed(s->ps, pcm, n, TRUE);
-    if (ps_end_utt(s->ps) < 0 && rc == 0)
-        rc = error_set(SOTTO_EBACKEND, "pocketsphinx: cannot end the utterance");
-    if (rc < 0)
-        return rc;
-    return sphinx_collect(s->ps, t_offset, n, o->word_timestamps, out);
+    return sphinx_decode_whole(s->ps, pcm, n, t_offset, o->word_timestamps, out);
 }
