@@ -30,28 +30,13 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#define TGT_INLINE static inline __attribute__((always_inline)) TGT
+#include "nn/avx512_int.h"
 
 #define QK 32
 #define MR 6   /* input rows per register tile */
 #define NR 32  /* weight rows per panel (two zmm of int32 lanes) */
 #define KB 16  /* blocks per panel: 512 columns, 16 KiB of bytes */
 #define GROUP_BYTES (NR * 4)
-
-TGT_INLINE float fp16_at(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
-/* 16 packed nibble bytes -> 32 values 0..15: low nibbles first, as ggml stores them. */
-TGT_INLINE __m256i nibbles(const uint8_t *qs)
-{
-    __m128i v = _mm_loadu_si128((const __m128i *)qs), lo4 = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), lo4), _mm_and_si128(v, lo4));
-}
 
 /* The byte offset of a type's unsigned values (u = q + off); 0 when not handled here. */
 static int type_offset(nn_type t)

@@ -30,8 +30,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#define TGT_INLINE static inline __attribute__((always_inline)) TGT
+#include "nn/avx512_int.h"
 
 #define QK 32
 #define SMALL_M 16 /* up to this many input rows: the streaming kernels */
@@ -101,26 +100,12 @@ TGT_INLINE void transpose16(__m512 r[16])
     }
 }
 
-TGT_INLINE float fp16_at(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
 /* 32 bytes as floats: out[0..16) from the low half, out[16..32) from the high. */
 TGT_INLINE void bytes_to_f32(__m256i v, int is_signed, __m512 *lo, __m512 *hi)
 {
     __m128i a = _mm256_castsi256_si128(v), b = _mm256_extracti128_si256(v, 1);
     *lo = _mm512_cvtepi32_ps(is_signed ? _mm512_cvtepi8_epi32(a) : _mm512_cvtepu8_epi32(a));
     *hi = _mm512_cvtepi32_ps(is_signed ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b));
-}
-
-/* 16 packed nibble bytes -> 32 values 0..15: low nibbles first, as ggml stores them. */
-TGT_INLINE __m256i nibbles(const uint8_t *qs)
-{
-    __m128i v = _mm_loadu_si128((const __m128i *)qs), lo4 = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), lo4), _mm_and_si128(v, lo4));
 }
 
 /*
