@@ -186,8 +186,15 @@ float vad_features_frame(vad_features *f, const float *x, int in_speech)
     double z = W0 + W_BAND * f->f_band_snr + W_ENERGY * f->f_energy + W_FLAT * f->f_flat +
                W_ZCR * f->f_zcr;
     /* a speech-like background: its own logit takes over (vad_babble.c) */
+    /* ... which sees levels floored like the noise estimates below: it measures how far
+     * the signal dips under its own floor, and digital silence (-200 dB) would make any
+     * later dither look 100 dB "above the background" and keep a segment open forever */
+    double band_floor = 1e-10 * w, band_fl[VAD_BANDS];
+    for (int b = 0; b < VAD_BANDS; b++)
+        band_fl[b] = band[b] > band_floor ? band[b] : band_floor;
     double wb = 0.0;
-    double zb = vad_babble_frame(&f->babble, band, e_db, f->hop_s, &wb);
+    double zb = vad_babble_frame(&f->babble, band_fl, e_db > NOISE_MIN_DB ? e_db : NOISE_MIN_DB,
+                                 f->hop_s, &wb);
     f->f_babble_weight = wb;
     z = (1.0 - wb) * z + wb * zb;
     double score = 1.0 / (1.0 + exp(-z));
@@ -220,10 +227,9 @@ float vad_features_frame(vad_features *f, const float *x, int in_speech)
     if (e_db < f->noise_db - 10.0 * log10(NOISE_FALL_RATIO))
         f->noise_db += NOISE_FALL * (e_db - f->noise_db);
     /* digital silence must not drive the estimates to zero: any dither would be "speech" */
-    double band_min = 1e-10 * w;
     for (int b = 0; b < VAD_BANDS; b++)
-        if (f->noise_band[b] < band_min)
-            f->noise_band[b] = band_min;
+        if (f->noise_band[b] < band_floor)
+            f->noise_band[b] = band_floor;
     if (f->noise_db < NOISE_MIN_DB)
         f->noise_db = NOISE_MIN_DB;
     f->n_frames++;

@@ -517,3 +517,35 @@ TEST(chunking_saves_calls)
     free(noise);
     corpus_free(&c);
 }
+
+/* Clean speech as sox writes it: the stream opens with exact zeros, each clip is padded
+ * with 0.3 s of zeros, the gaps between are +-1 LSB dither (sox dithers whatever it
+ * converts to 16 bits). Every utterance must be its own segment. The babble model once
+ * learned the zeros as a floor 100 dB down, took the dither for speech and kept a segment
+ * open for good. */
+TEST(dither_after_digital_zeros_closes_every_segment)
+{
+    corpus c;
+    corpus_build(&c, 6, 1.5, 2.5, 77);
+    uint64_t seed = 5;
+    const int64_t pad = (int64_t)(0.3 * SR);
+    size_t u = 0;
+    for (int64_t i = 0; i < (int64_t)c.n; i++) {
+        while (u < c.n_utt && i >= c.utt_end[u] + pad)
+            u++;
+        if (i < c.utt_start[0] || (u < c.n_utt && i >= c.utt_start[u] - pad))
+            continue; /* the opening zeros, a clip and its zero padding */
+        double d = rng_uniform(&seed);
+        c.clean[i] = d < 0.125 ? 1.0f / 32768 : d < 0.25 ? -1.0f / 32768 : 0.0f;
+    }
+    run_result r;
+    vad_run(c.clean, c.n, 640, NULL, &r);
+    if (r.n_seg != c.n_utt)
+        CHECK_FAIL("%zu utterances gave %zu segments", c.n_utt, r.n_seg);
+    for (size_t s = 0; s < r.n_seg; s++) {
+        ASSERT_TRUE(r.start[s] <= c.utt_end[s]);
+        ASSERT_TRUE(r.end[s] >= c.utt_start[s]);
+        ASSERT_TRUE(r.end[s] <= c.utt_end[s] + SR); /* closed within a second of the clip */
+    }
+    corpus_free(&c);
+}
