@@ -11,6 +11,7 @@
 # recognizer calls saved by the VAD. Then N concurrent streams (default 20) of the same
 # audio: per-stream RTF, backlog, degraded flag and final-word latency: do they keep up?
 # STREAMS=N sets N (a list runs each: STREAMS="1 5 20"); ONLY_MULTI=1 skips the single-stream part;
+# MULTI_START is the concurrent streams' start message (default {"policy":"native"});
 # ONLY_WHISPER=1 (with WHISPER=1) skips every sphinx part; POLICIES="native_early" picks the
 # single-stream policies (default: native native_early local_agreement).
 # Every run also gives the server's CPU seconds (user+sys from /proc/PID/stat) per second
@@ -33,6 +34,8 @@ ws=$build/tools/ws_client
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 n_streams=${STREAMS:-20}
+# the start message of every concurrent stream (MULTI_START='{"policy":"native","early_commit":true}')
+multi_start=${MULTI_START:-'{"policy":"native"}'}
 cores=$(nproc)
 tck=$(getconf CLK_TCK)
 # CPU seconds (user+sys) a process has used so far: fields 14 and 15 of /proc/PID/stat
@@ -139,9 +142,9 @@ done
 
 fi
 for n in $n_streams; do
-  echo "== $n concurrent streams (native), real time"
+  echo "== $n concurrent streams ($multi_start), real time"
   c0=$(cpu_of "$pid")
-  run_timed "$ws" --url "$url" --realtime --chunk-ms 40 --streams "$n" --start '{"policy":"native"}' --timeout 600 \
+  run_timed "$ws" --url "$url" --realtime --chunk-ms 40 --streams "$n" --start "$multi_start" --timeout 600 \
     "$work/stream.wav" > "$work/ev_multi_$n.jsonl" || echo "  (ws_client exited $?)"
   settle "$pid"
   c1=$(cpu_of "$pid")

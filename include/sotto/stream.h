@@ -82,7 +82,9 @@ typedef struct sotto_stream_options {
                                    finals come from the live decoder alone (no extra
                                    whole-utterance or early-commit passes: about half the
                                    CPU, a point or two of WER) until the backlog is under a
-                                   quarter of it; default 0 (the server turns it on) */
+                                   quarter of it; with early_commit, the prefix passes
+                                   also pause while more than 0.6 s waits; default 0 (the
+                                   server turns it on) */
 } sotto_stream_options;
 
 void sotto_stream_options_init(sotto_stream_options *o);

@@ -18,7 +18,8 @@
  * Utterances longer than NATIVE_UTT_MAX_S keep the live decoder's finals, and so does
  * every utterance that ends while a threaded stream sheds load (options.shed_load: more
  * audio waits than the machine keeps up with; the extra passes are then skipped, about
- * half the stream's CPU, for the live decoder's WER).
+ * half the stream's CPU, for the live decoder's WER); under shed_load, early commit's
+ * prefix passes also pause while the stream is behind by more than one pass interval.
  * Early commit (native_set_early_commit, off by default): the recognizer is fed in blocks
  * of NATIVE_AGREE_S counted from the utterance start; every NATIVE_PASS_BLOCKS blocks
  * (also inside the update that ends the utterance, so the finals do not depend on how
@@ -66,6 +67,11 @@
  * word instead of the utterance start (LM history and CMN over a fragment) cost 2.5
  * points of WER for 6% less CPU. */
 #define NATIVE_PASS_BLOCKS 3
+/* Early commit under shed_load: prefix passes only buy latency, and a stream that is
+ * already behind by more than one pass interval would lose more to their compute than
+ * they gain, so it skips them until it has caught up (the whole-utterance pass still runs
+ * until the backlog reaches max_backlog_s). */
+#define NATIVE_PASS_MAX_BEHIND_S 0.6
 
 typedef struct native_state {
     sotto_asr_stream *as;
@@ -321,7 +327,8 @@ static int agree(sotto_stream *s, native_state *ns)
 {
     ns->n_blocks++;
     /* (s->st.shedding is written only by this thread, the worker) */
-    if (ns->n_blocks % NATIVE_PASS_BLOCKS != 0 || !ns->utt_whole || s->st.shedding)
+    if (ns->n_blocks % NATIVE_PASS_BLOCKS != 0 || !ns->utt_whole || s->st.shedding ||
+        (s->o.shed_load && s->behind_s > NATIVE_PASS_MAX_BEHIND_S))
         return 0;
     sotto_word *cur = NULL, *pw = NULL;
     size_t n_cur = 0, n_pw = 0;

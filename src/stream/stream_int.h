@@ -129,6 +129,8 @@ struct sotto_stream {
     double buf_t0;       /* stream time of buf[0] */
     size_t buf_new;      /* samples appended since the last update */
     int64_t next_segment_id;
+    double behind_s;     /* threaded: audio that waited when the worker took its batch
+                            (the batch included); written and read by the worker only */
     char *last_partial;  /* "" when none shown */
     int done;            /* finish processed */
 

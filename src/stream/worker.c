@@ -37,8 +37,9 @@ static void *worker_main(void *arg)
             break;
         /* shed_load: decided on the whole backlog, with hysteresis so that a stream near
          * the threshold does not flip at every batch */
+        double wait_s = (double)s->inbox_n / STREAM_RATE;
+        s->behind_s = wait_s;
         if (s->o.shed_load) {
-            double wait_s = (double)s->inbox_n / STREAM_RATE;
             if (wait_s > s->o.max_backlog_s)
                 s->st.shedding = 1;
             else if (wait_s < s->o.max_backlog_s / 4)

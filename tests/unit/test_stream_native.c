@@ -119,6 +119,37 @@ TEST(native_early_commit_threaded_same_as_sync)
     sotto_asr_free(asr);
 }
 
+/* Early commit with shed_load: a threaded stream fed far faster than real time (the whole
+ * stream at once) is behind at every batch, so it skips the prefix passes (they would only
+ * add compute to a stream that is already late) while the backlog stays under
+ * max_backlog_s, where nothing is shed yet: one whole-utterance final per utterance, the
+ * same as without early commit. */
+TEST(native_early_commit_skips_passes_when_behind)
+{
+    sotto_asr *asr = sphinx_new();
+    long_stream ls;
+    build_stream(&ls, 2, 1.0);
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    o.threaded = 1;
+    o.shed_load = 1;
+    o.max_backlog_s = 3600.0f; /* never shed: only the pass gate acts */
+    collect plain, early;
+    collect_init(&plain);
+    collect_init(&early);
+    sotto_stream_stats sp, se;
+    run_stream(asr, &o, ls.pcm, ls.n, (size_t)ls.n, &plain, &sp);
+    early_commit = 1;
+    run_stream(asr, &o, ls.pcm, ls.n, (size_t)ls.n, &early, &se);
+    early_commit = 0;
+    ASSERT_EQ(se.shed_utterances, 0);
+    ASSERT_EQ(early.n_finals, 2);
+    ASSERT_STR_EQ(early.finals, plain.finals);
+    ASSERT_EQ(se.updates, sp.updates); /* not one prefix pass */
+    free(ls.pcm);
+    sotto_asr_free(asr);
+}
+
 TEST(threaded_same_finals_as_sync)
 {
     sotto_asr *asr = sphinx_new();
