@@ -204,6 +204,49 @@ TGT_INLINE __m256i nibbles(const uint8_t *qs)
     return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), lo4), _mm_and_si128(v, lo4));
 }
 
+/* One block of a q4_0 / q4_1 / q5_0 / q5_1 / q8_0 row at p: the values as stored (0..15,
+ * 0..31, int8), *d the scale, *mn the minimum (q*_1, else 0); avx512_int.h's block_q on
+ * AVX2 (the q5 high bits through bits_to_bytes: no byte masks without AVX-512). */
+TGT_INLINE __m256i block_q(nn_type t, const uint8_t *p, float *d, float *mn)
+{
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    uint32_t qh;
+    *d = fp16_at(p);
+    *mn = 0.0f;
+    switch (t) {
+    case NN_Q4_0:
+        return nibbles(p + 2);
+    case NN_Q4_1:
+        *mn = fp16_at(p + 2);
+        return nibbles(p + 4);
+    case NN_Q5_0:
+        memcpy(&qh, p + 2, 4);
+        return _mm256_or_si256(nibbles(p + 6), _mm256_and_si256(bits_to_bytes(qh), bit4));
+    case NN_Q5_1:
+        *mn = fp16_at(p + 2);
+        memcpy(&qh, p + 4, 4);
+        return _mm256_or_si256(nibbles(p + 8), _mm256_and_si256(bits_to_bytes(qh), bit4));
+    default: /* NN_Q8_0 */
+        return _mm256_loadu_si256((const __m256i *)(p + 2));
+    }
+}
+
+/* unpack_row's loop for one type, a constant after inlining (block_q and the block size
+ * fold; as in matmul_avx512.c, where the per-block switch cost m = 1 products 5-10%). */
+TGT_INLINE void unpack_blocks(nn_type t, const uint8_t *p, int64_t nb, uint8_t *wq, float *wd,
+                              float *wc)
+{
+    const size_t bb = t == NN_Q4_0 ? 18 : t == NN_Q4_1 ? 20 : t == NN_Q5_0 ? 22
+                    : t == NN_Q5_1 ? 24 : 34;
+    for (int64_t b = 0; b < nb; b++) {
+        float d, mn;
+        __m256i v = block_q(t, p + (size_t)b * bb, &d, &mn);
+        wd[b] = d;
+        wc[b] = t == NN_Q4_0 ? -8.0f * d : t == NN_Q5_0 ? -16.0f * d : mn; /* q8_0: unused */
+        _mm256_store_si256((__m256i *)(wq + b * QK), v);
+    }
+}
+
 /*
  * One weight row into wq (32 bytes a block), wd (block scale) and wc (the constant the
  * block's activation sum is multiplied by). Returns 1 when wq holds signed values
@@ -212,41 +255,12 @@ TGT_INLINE __m256i nibbles(const uint8_t *qs)
 TGT static int unpack_row(nn_type t, const uint8_t *p, int64_t nb, uint8_t *wq, float *wd,
                           float *wc)
 {
-    for (int64_t b = 0; b < nb; b++) {
-        __m256i v;
-        uint32_t qh;
-        float d = fp16_at(p);
-        switch (t) {
-        case NN_Q8_0:
-            v = _mm256_loadu_si256((const __m256i *)(p + 2));
-            wc[b] = 0.0f;
-            p += 34;
-            break;
-        case NN_Q4_0:
-            v = nibbles(p + 2);
-            wc[b] = -8.0f * d;
-            p += 18;
-            break;
-        case NN_Q4_1:
-            v = nibbles(p + 4);
-            wc[b] = fp16_at(p + 2);
-            p += 20;
-            break;
-        case NN_Q5_0:
-            memcpy(&qh, p + 2, 4);
-            v = _mm256_or_si256(nibbles(p + 6), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)));
-            wc[b] = -16.0f * d;
-            p += 22;
-            break;
-        default: /* NN_Q5_1 */
-            memcpy(&qh, p + 4, 4);
-            v = _mm256_or_si256(nibbles(p + 8), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)));
-            wc[b] = fp16_at(p + 2);
-            p += 24;
-            break;
-        }
-        wd[b] = d;
-        _mm256_store_si256((__m256i *)(wq + b * QK), v);
+    switch (t) {
+    case NN_Q4_0: unpack_blocks(NN_Q4_0, p, nb, wq, wd, wc); break;
+    case NN_Q4_1: unpack_blocks(NN_Q4_1, p, nb, wq, wd, wc); break;
+    case NN_Q5_0: unpack_blocks(NN_Q5_0, p, nb, wq, wd, wc); break;
+    case NN_Q5_1: unpack_blocks(NN_Q5_1, p, nb, wq, wd, wc); break;
+    default: unpack_blocks(NN_Q8_0, p, nb, wq, wd, wc); break;
     }
     return t == NN_Q8_0;
 }
