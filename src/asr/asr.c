@@ -35,7 +35,7 @@ struct sotto_asr {
     sotto_asr_options opts; /* the caller's options; the strings below are ours */
     char *model_path, *language, *prompt;
     char model_name[256];
-    pthread_mutex_t lock; /* serializes whole-buffer and simul calls (one run state) */
+    pthread_mutex_t lock; /* serializes whole-buffer calls (one run state) and simul_new */
 };
 
 struct asr_simul {
@@ -207,8 +207,24 @@ int sotto_asr_transcribe(sotto_asr *asr, const float *pcm, size_t n, double t_of
     return sotto_asr_transcribe_ex(asr, pcm, n, t_offset, NULL, out);
 }
 
-int sotto_asr_transcribe_ex(sotto_asr *asr, const float *pcm, size_t n, double t_offset,
-                            const sotto_asr_call *call, sotto_transcript *out)
+void asr_call_options(const sotto_asr_options *base, const sotto_asr_call *call, const asr_decode *dec,
+                      sotto_asr_options *out)
+{
+    *out = *base;
+    if (call && call->prompt)
+        out->prompt = call->prompt;
+    if (call && call->word_timestamps)
+        out->word_timestamps = 1;
+    if (dec) {
+        out->beam_size = dec->beam_size;
+        out->best_of = dec->best_of;
+        out->temperature = dec->temperature;
+        out->no_fallback = dec->no_fallback;
+    }
+}
+
+int asr_transcribe_decode(sotto_asr *asr, const float *pcm, size_t n, double t_offset,
+                          const sotto_asr_call *call, const asr_decode *dec, sotto_transcript *out)
 {
     if (!asr || !out || (!pcm && n > 0))
         return error_set(SOTTO_EINVAL, "sotto_asr_transcribe: %s is NULL",
@@ -219,15 +235,18 @@ int sotto_asr_transcribe_ex(sotto_asr *asr, const float *pcm, size_t n, double t
         return error_set(SOTTO_EINVAL, "sotto_asr_transcribe: bad time offset %g", t_offset);
     if (n == 0)
         return 0;
-    sotto_asr_options o = asr->opts;
-    if (call && call->prompt)
-        o.prompt = call->prompt;
-    if (call && call->word_timestamps)
-        o.word_timestamps = 1;
+    sotto_asr_options o;
+    asr_call_options(&asr->opts, call, dec, &o);
     pthread_mutex_lock(&asr->lock);
     int rc = asr->backend->transcribe(asr->state, &o, pcm, n, t_offset, out);
     pthread_mutex_unlock(&asr->lock);
     return rc;
+}
+
+int sotto_asr_transcribe_ex(sotto_asr *asr, const float *pcm, size_t n, double t_offset,
+                            const sotto_asr_call *call, sotto_transcript *out)
+{
+    return asr_transcribe_decode(asr, pcm, n, t_offset, call, NULL, out);
 }
 
 /* ---- simultaneous decoding (align_att) ---------------------------------------------- */
@@ -251,7 +270,10 @@ int asr_simul_new(sotto_asr *asr, asr_simul **out)
     if (!s)
         return error_set(SOTTO_ENOMEM, "out of memory creating an align_att decoder");
     s->asr = asr;
+    /* the first simul object of a recognizer makes what they share (see asr_backend) */
+    pthread_mutex_lock(&asr->lock);
     int rc = asr->backend->simul_new(asr->state, &s->state);
+    pthread_mutex_unlock(&asr->lock);
     if (rc < 0) {
         free(s);
         return rc;
@@ -272,10 +294,8 @@ int asr_simul_update(asr_simul *s, const asr_simul_call *call, asr_simul_out *ou
 {
     if (!s || !call || !out || (!call->pcm && call->n > 0))
         return error_set(SOTTO_EINVAL, "asr_simul_update: NULL argument");
-    pthread_mutex_lock(&s->asr->lock);
-    int rc = s->asr->backend->simul_update(s->state, call, out);
-    pthread_mutex_unlock(&s->asr->lock);
-    return rc;
+    /* no recognizer lock: each simul object has its own run state (asr_backend) */
+    return s->asr->backend->simul_update(s->state, call, out);
 }
 
 int asr_simul_drop(asr_simul *s, size_t n_samples)
@@ -381,8 +401,10 @@ static int generic_partial(sotto_asr_stream *s, const char **text)
     if (s->n_buf != s->n_decoded) {
         sotto_transcript tmp;
         sotto_transcript_init(&tmp);
-        int rc = sotto_asr_transcribe(s->asr, s->buf, s->n_buf,
-                                             (double)s->n_base / SOTTO_SAMPLE_RATE, &tmp);
+        /* greedy: the partial is redone on the next feed anyway; flush decodes in full */
+        static const asr_decode greedy = ASR_DECODE_GREEDY;
+        int rc = asr_transcribe_decode(s->asr, s->buf, s->n_buf, (double)s->n_base / SOTTO_SAMPLE_RATE, NULL,
+                                       &greedy, &tmp);
         char *joined = rc == 0 ? sotto_transcript_text(&tmp) : NULL;
         sotto_transcript_free(&tmp);
         if (rc < 0)
@@ -452,11 +474,8 @@ int asr_stream_transcribe(sotto_asr_stream *s, const sotto_asr_call *call, const
         return error_set(SOTTO_EINVAL, "asr_stream_transcribe: bad time offset %g", t_offset);
     if (n == 0)
         return 0;
-    sotto_asr_options o = s->asr->opts;
-    if (call && call->prompt)
-        o.prompt = call->prompt;
-    if (call && call->word_timestamps)
-        o.word_timestamps = 1;
+    sotto_asr_options o;
+    asr_call_options(&s->asr->opts, call, NULL, &o);
     return s->asr->backend->stream_transcribe(s->native, &o, pcm, n, t_offset, out);
 }
 

@@ -62,7 +62,12 @@ typedef struct asr_backend {
     int (*stream_flush)(void *stream);
     int (*stream_take_finals)(void *stream, sotto_transcript *out);
     /* Attention-guided incremental decoding for the align_att policy (asr_simul_* below);
-     * NULL for backends without cross-attention. */
+     * NULL for backends without cross-attention. simul_new calls of one recognizer are
+     * serialized by asr.c (with its whole-buffer calls); simul_update / drop / reset /
+     * free of DIFFERENT simul objects may run at the same time, also alongside
+     * transcribe, so each simul object owns its run state and what the objects share is
+     * thread-safe (whisper: a step batcher that runs concurrent streams' decoder steps
+     * as one pass). Calls on one simul object come from one thread at a time. */
     int (*simul_new)(void *state, void **simul);
     void (*simul_free)(void *simul);
     int (*simul_update)(void *simul, const struct asr_simul_call *call, struct asr_simul_out *out);
@@ -86,8 +91,32 @@ extern const asr_backend asr_backend_whisper;
 /* The recognizer's private copy of its options (strings owned by asr). */
 const sotto_asr_options *asr_options(const sotto_asr *asr);
 
-/* The generic stream (buffer what is fed; partial = transcribe of the buffer so far;
- * flush = transcribe it once more as final). sotto_asr_stream_new() uses it for backends
+/* Decoding effort of one whole-buffer call, for callers inside the library: a stream's
+ * live re-decodes during an utterance need one hypothesis, not the recognizer's full search
+ * (beam 5 plus the temperature-fallback ladder costs several times as much per update and
+ * the next update redoes it anyway). Fields as in sotto_asr_options; backends without such
+ * a search (sphinx) ignore them. */
+typedef struct asr_decode {
+    int beam_size;     /* >= 1 */
+    int best_of;       /* >= 1 */
+    float temperature; /* starting temperature */
+    int no_fallback;   /* 1: that temperature only */
+} asr_decode;
+/* Greedy: one sequence at temperature 0, no fallback. */
+#define ASR_DECODE_GREEDY {1, 1, 0.0f, 1}
+
+/* The options one whole-buffer call runs with: base with call's overrides (prompt, word
+ * timestamps) and dec's decoding fields (dec NULL: base's own). Pure; strings borrowed. */
+void asr_call_options(const sotto_asr_options *base, const sotto_asr_call *call, const asr_decode *dec,
+                      sotto_asr_options *out);
+
+/* sotto_asr_transcribe_ex with the decoding of dec (NULL: the recognizer's own). */
+int asr_transcribe_decode(sotto_asr *asr, const float *pcm, size_t n, double t_offset,
+                          const sotto_asr_call *call, const asr_decode *dec, sotto_transcript *out);
+
+/* The generic stream (buffer what is fed; partial = a greedy transcribe of the buffer so
+ * far, ASR_DECODE_GREEDY; flush = transcribe it once more as final, with the recognizer's
+ * own decoding). sotto_asr_stream_new() uses it for backends
  * without stream_new; exposed so tests can drive it with any backend. */
 int asr_stream_new_generic(sotto_asr *asr, sotto_asr_stream **out);
 
@@ -104,7 +133,8 @@ int asr_stream_transcribe(sotto_asr_stream *s, const sotto_asr_call *call, const
                           size_t n, double t_offset, sotto_transcript *out);
 
 /* sotto_asr_simul: wrappers over the backend's simul_* (SOTTO_EINVAL naming the backend
- * when it has none). Calls on one recognizer are serialized with its transcribe calls. */
+ * when it has none). Updates of different simul objects run concurrently (no recognizer
+ * lock: see asr_backend.simul_new); one simul object is used by one thread at a time. */
 typedef struct asr_simul asr_simul;
 int asr_simul_supported(const sotto_asr *asr);
 int asr_simul_new(sotto_asr *asr, asr_simul **out);

@@ -2,7 +2,8 @@
  * policy_la.c - the `local_agreement` policy (LocalAgreement-2, whisper_streaming 2023).
  *
  * Every update re-decodes the whole utterance buffer (any recognizer, through
- * sotto_asr_transcribe_ex with word timestamps and the context as prompt) and commits
+ * asr_transcribe_decode with word timestamps and the context as prompt; greedily during
+ * an utterance, with the recognizer's own decoding at its end) and commits
  * the words on which this hypothesis and the previous one agree (longest common prefix),
  * except a word that ends within word_gap_s of the buffer's end: it may be cut in the
  * middle. At an utterance's end everything left is committed. Each update that commits
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asr/asr_int.h"
 #include "base/base_int.h"
 #include "stream/stream_int.h"
 
@@ -254,6 +256,18 @@ static void trim(sotto_stream *s, la_state *ls)
         stream_buf_drop(s, drop >= (double)s->buf_n ? s->buf_n : (size_t)drop);
 }
 
+/* How an update decodes: greedily during an utterance (ASR_DECODE_GREEDY), with the
+ * recognizer's own options (beam search, temperature fallback) at its end (and at a
+ * forced cut). A live hypothesis only has to agree with the next one and every update
+ * redoes the whole buffer, so the full search there would multiply the CPU of each
+ * update; the words still uncommitted at the end get the full search once. */
+static const asr_decode *update_decode(const sotto_stream *s, int final)
+{
+    static const asr_decode greedy = ASR_DECODE_GREEDY;
+    (void)s; /* the stream's options may ask for the full search on every update */
+    return final ? NULL : &greedy;
+}
+
 static int la_update(sotto_stream *s, void *state, int final)
 {
     la_state *ls = state;
@@ -271,7 +285,7 @@ static int la_update(sotto_stream *s, void *state, int final)
     call.prompt = context_prompt(&s->ctx, s->buf_t0);
     call.word_timestamps = 1;
     double t0 = time_now();
-    int rc = sotto_asr_transcribe_ex(s->asr, s->buf, s->buf_n, s->buf_t0, &call, &ls->tr);
+    int rc = asr_transcribe_decode(s->asr, s->buf, s->buf_n, s->buf_t0, &call, update_decode(s, final), &ls->tr);
     stream_count_call(s, time_now() - t0);
     if (rc < 0)
         return rc;

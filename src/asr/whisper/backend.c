@@ -7,7 +7,8 @@
  * must be one the model knows, beam_size / best_of within what the run state holds).
  * Does not: decode (transcribe.c and decode*.c do) or stream natively: asr.c's generic
  * buffer-and-redecode stream calls transcribe. The align_att hooks (simul_*) are
- * simul.c's, over a run state shared by the recognizer's simul objects.
+ * simul.c's: each simul object has its own run state; the recognizer's simul_run is the
+ * step batcher they share (batcher.c).
  */
 #include <string.h>
 #include <unistd.h>
@@ -22,7 +23,7 @@ typedef struct whisper_backend {
     whisper_tokenizer *tk;
     whisper_runner *run;
     const sotto_asr_options *opts; /* asr.c's copy, valid for the recognizer's life */
-    whisper_simul_run *simul_run;  /* align_att run state shared by all simul objects (simul.c) */
+    whisper_simul_run *simul_run;  /* align_att: the step batcher of all simul objects (simul.c) */
 } whisper_backend;
 
 static void whisper_probe(sotto_asr_backend_info *info)
@@ -87,8 +88,9 @@ static int whisper_backend_transcribe(void *state, const sotto_asr_options *o, c
     return whisper_transcribe(b->run, o, pcm, n, t_offset, out);
 }
 
-/* align_att (simul.c): the simul objects share the recognizer's simul_run, which asr.c's
- * lock serializes like the transcribe calls. */
+/* align_att (simul.c): asr.c serializes simul_new only (it creates the shared simul_run on
+ * first use); updates of different simul objects run concurrently, their token steps
+ * batched together. */
 static int whisper_backend_simul_new(void *state, void **simul)
 {
     whisper_backend *b = state;

@@ -77,14 +77,24 @@ static void self_item(void *ctx, int item, float *s)
     }
 }
 
+/* Layer l's block of a state's cross K or V (elements of its cross_type). */
+static const void *cross_at(const whisper_state *ws, const void *base, int l)
+{
+    const whisper_hparams *hp = &ws->m->hp;
+    const size_t es = ws->cross_type == NN_F16 ? 2 : 4;
+    return (const uint8_t *)base + (size_t)l * hp->n_text_state * hp->n_audio_ctx * es;
+}
+
 /*
  * The forward pass over n rows: row i is tokens[i] at position st->row_pos[i] of cache
  * st->row_kv[i] (set by the caller; a row's cache may be shared with earlier rows of the
  * same sequence, whose K/V it then sees). Logits (n_vocab floats each) are written for
- * rows logits_from .. n-1, one after another.
+ * rows logits_from .. n-1, one after another. Cross-attention: over st's window when row_st
+ * is NULL (attn, if set, receives (n, L*H, A)); else row i attends to row_st[i]'s window
+ * (row_attn[i], if set, receives its (L*H, A)) and st is only the scratch.
  */
-static void forward_rows(whisper_state *st, const int32_t *tokens, int n, float *logits,
-                         int logits_from, float *attn)
+static void forward_rows(whisper_state *st, whisper_state *const *row_st, const int32_t *tokens, int n,
+                         float *logits, int logits_from, float *attn, float *const *row_attn)
 {
     const whisper_model *m = st->m;
     const whisper_hparams *hp = &m->hp;
@@ -120,12 +130,23 @@ static void forward_rows(whisper_state *st, const int32_t *tokens, int n, float 
         /* cross-attention over the window (K/V computed once by whisper_encode) */
         whisper_ln_rows(st, h, x, n, S, &D->cross_ln_w, &D->cross_ln_b);
         nn_matmul(&D->cross_q_w, whisper_f32(&D->cross_q_b), h, n, q, nt);
-        whisper_pack_heads(st->qh, q, n, H, S, 1.0f / sqrtf((float)dh), 0);
-        const size_t cross_bytes = (size_t)l * S * A * (st->cross_type == NN_F16 ? 2 : 4);
-        whisper_attention(st, st->qh, (size_t)n * dh, n, st->cross_type,
-                          (const uint8_t *)st->cross_k + cross_bytes,
-                          (const uint8_t *)st->cross_v + cross_bytes, A, H, S, o,
-                          attn ? attn + (size_t)l * H * A : NULL, (size_t)hp->n_text_layer * H);
+        if (!row_st) {
+            whisper_pack_heads(st->qh, q, n, H, S, 1.0f / sqrtf((float)dh), 0);
+            whisper_attention(st, st->qh, (size_t)n * dh, n, st->cross_type, cross_at(st, st->cross_k, l),
+                              cross_at(st, st->cross_v, l), A, H, S, o,
+                              attn ? attn + (size_t)l * H * A : NULL, (size_t)hp->n_text_layer * H);
+        } else {
+            /* rows of different windows: each row over its own state's K/V, computed in
+             * st's scratch (the caller holds every state of the call) */
+            for (int i = 0; i < n; i++) {
+                const whisper_state *ws = row_st[i];
+                float *pa = row_attn && row_attn[i] ? row_attn[i] + (size_t)l * H * A : NULL;
+                whisper_pack_heads(st->qh, q + (size_t)i * S, 1, H, S, 1.0f / sqrtf((float)dh), 0);
+                whisper_attention(st, st->qh, (size_t)dh, 1, ws->cross_type, cross_at(ws, ws->cross_k, l),
+                                  cross_at(ws, ws->cross_v, l), A, H, S, o + (size_t)i * S, pa,
+                                  (size_t)hp->n_text_layer * H);
+            }
+        }
         nn_matmul_post(&D->cross_out_w, whisper_f32(&D->cross_out_b), o, n, h, NN_POST_ADD, x, nt);
 
         /* MLP */
@@ -170,7 +191,7 @@ int whisper_decode(whisper_state *st, whisper_kv *kv, const int32_t *tokens, int
         st->row_kv[i] = kv;
         st->row_pos[i] = n_past + i;
     }
-    forward_rows(st, tokens, n, logits, n - 1, attn);
+    forward_rows(st, NULL, tokens, n, logits, n - 1, attn, NULL);
     kv->n = n_past + n;
     return 0;
 }
@@ -208,7 +229,69 @@ int whisper_decode_batch(whisper_state *st, whisper_kv *const *kvs, const int32_
         st->row_kv[i] = kvs[i];
         st->row_pos[i] = n_past[i];
     }
-    forward_rows(st, tokens, n_seq, logits, 0, NULL);
+    forward_rows(st, NULL, tokens, n_seq, logits, 0, NULL, NULL);
+    for (int i = 0; i < n_seq; i++)
+        kvs[i]->n = n_past[i] + 1;
+    return 0;
+}
+
+int whisper_decode_row_check(const whisper_state *st, const whisper_kv *kv, int32_t token, int n_past,
+                             const char *fn)
+{
+    if (!st || !kv)
+        return error_set(SOTTO_EINVAL, "%s: missing state or cache", fn);
+    const whisper_hparams *hp = &st->m->hp;
+    if (kv->m != st->m)
+        return error_set(SOTTO_EINVAL, "%s: cache and state belong to different models", fn);
+    if (!st->encoded)
+        return error_set(SOTTO_EINVAL, "%s: no window encoded yet", fn);
+    if (n_past < 0 || n_past > kv->n || n_past + 1 > hp->n_text_ctx)
+        return error_set(SOTTO_EINVAL, "%s: position %d (cache holds %d, context %d)", fn, n_past, kv->n,
+                         hp->n_text_ctx);
+    if (token < 0 || token >= hp->n_vocab)
+        return error_set(SOTTO_EINVAL, "%s: token %d outside the vocabulary (%d)", fn, token, hp->n_vocab);
+    return 0;
+}
+
+/*
+ * Like whisper_decode_batch, but row i attends to its own window sts[i]. The scratch is
+ * sts[0]'s: the caller holds every state of the call exclusively (none is encoding or
+ * decoding elsewhere), so nothing else writes it; the other states are only read (their
+ * cross K/V), and each row's cache is written at its own position only.
+ */
+int whisper_decode_multi(whisper_state *const *sts, whisper_kv *const *kvs, const int32_t *tokens,
+                         const int *n_past, int n_seq, float *logits, float *const *attn)
+{
+    if (!sts || !kvs || !tokens || !n_past || !logits)
+        return error_set(SOTTO_EINVAL, "whisper_decode_multi: missing states, caches, tokens, positions or "
+                                       "logits");
+    if (n_seq < 1 || n_seq > WHISPER_MAX_BATCH)
+        return error_set(SOTTO_EINVAL, "whisper_decode_multi: %d rows (1 .. %d)", n_seq, WHISPER_MAX_BATCH);
+    whisper_state *scr = sts[0];
+    for (int i = 0; i < n_seq; i++) {
+        char fn[48];
+        snprintf(fn, sizeof fn, "whisper_decode_multi: row %d", i);
+        if (!sts[i] || !kvs[i])
+            return error_set(SOTTO_EINVAL, "%s: missing state or cache", fn);
+        if (sts[i]->m != scr->m)
+            return error_set(SOTTO_EINVAL, "%s: its state belongs to another model than row 0's", fn);
+        int rc = whisper_decode_row_check(sts[i], kvs[i], tokens[i], n_past[i], fn);
+        if (rc)
+            return rc;
+        for (int j = 0; j < i; j++)
+            if (kvs[j] == kvs[i])
+                return error_set(SOTTO_EINVAL, "whisper_decode_multi: rows %d and %d share a cache", j, i);
+    }
+    if (n_seq > scr->max_kv)
+        return error_set(SOTTO_EINVAL, "whisper_decode_multi: %d rows exceed the scratch (%d)", n_seq,
+                         scr->max_kv);
+    int one_window = !attn; /* then whisper_decode_batch's attention over all rows at once */
+    for (int i = 0; i < n_seq; i++) {
+        scr->row_kv[i] = kvs[i];
+        scr->row_pos[i] = n_past[i];
+        one_window = one_window && sts[i] == scr;
+    }
+    forward_rows(scr, one_window ? NULL : sts, tokens, n_seq, logits, 0, NULL, attn);
     for (int i = 0; i < n_seq; i++)
         kvs[i]->n = n_past[i] + 1;
     return 0;

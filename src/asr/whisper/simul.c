@@ -5,15 +5,19 @@
  *
  * Owns: the per-stream committed tokens of the current buffer (ids, probabilities,
  * attended frames relative to the buffer start, absolute times), the language detected
- * once per simul object, the words / partial text handed out by an update, and the
- * shared run state (whisper_simul_run) of one recognizer.
+ * once per simul object, the words / partial text handed out by an update, each
+ * stream's own run state (simul_work: encoder state, KV cache, scratch), and the
+ * recognizer's shared part (whisper_simul_run: the step batcher). Streams thus encode and
+ * decode in parallel; their per-token steps meet in the batcher, which runs the steps
+ * waiting together as one decoder pass over the shared (read-only) weights.
  * Each update: log-mel of the buffer (zero past the audio) -> encoder -> the decoder fed
  * [<|startofprev|> context] sot [lang] task notimestamps + committed tokens, then greedy
  * steps. A new token's attended frame is computed from the row of the position that
  * predicts it (AlignAtt's "attention while generating"), z-normalized over the rows of
  * this update from sot on (the context rows refer to older audio), median-filtered,
  * averaged over the alignment heads and cropped to the real audio. Column statistics
- * are running sums, so a step costs O(heads x frames), not O(rows x heads x frames).
+ * are running sums, so a step costs O(heads x frames), not O(rows x heads x frames);
+ * the frame itself is simul_frame.c's.
  * Does not: chunk audio, run VAD or keep the rolling context text (src/stream/ does).
  * Choices beyond the spec: with final=1 tau is not applied (the utterance is over, decode
  * to end-of-text); only text tokens and eot may be chosen (timestamps and other specials
@@ -32,7 +36,16 @@
 #define SAMPLES_PER_FRAME 320                 /* encoder frame: 2 mel hops, 20 ms */
 #define FRAME_S 0.02
 
+/* The recognizer's share: one batcher over its model. */
 struct whisper_simul_run {
+    whisper_batcher *batcher;
+};
+
+#define SIMUL_BATCH 32 /* steps of different streams one decoder pass may take */
+
+/* One stream's run state, made on its first update that runs the network. Nothing in it
+ * outlives an update (each encodes and decodes its buffer from scratch). */
+typedef struct simul_work {
     const whisper_model *m;
     whisper_state *st;
     whisper_kv *kv;
@@ -43,7 +56,7 @@ struct whisper_simul_run {
     double *sum, *sq; /* (n_align_heads, n_audio_ctx) column sums over this update's rows */
     float *cur;     /* (n_align_heads, n_audio_ctx) the newest row */
     float *z, *avg; /* n_audio_ctx scratch each */
-};
+} simul_work;
 
 typedef struct ctok {
     int32_t id;
@@ -56,7 +69,8 @@ struct whisper_simul {
     const whisper_model *m;
     const whisper_tokenizer *tk;
     const sotto_asr_options *opts;
-    whisper_simul_run **run; /* the recognizer's slot */
+    whisper_simul_run *shared; /* the recognizer's (not owned) */
+    simul_work *w;           /* this stream's run state (owned; NULL until needed) */
     int n_threads;
     int lang;                /* -1: detect on the first update */
     int32_t *suppress;
@@ -69,91 +83,22 @@ struct whisper_simul {
     char *partial;
 };
 
-/* ---- the attended frame ---------------------------------------------------------------- */
-
-static float median7(float *v, int n)
-{
-    for (int i = 1; i < n; i++) {
-        float x = v[i];
-        int j = i - 1;
-        while (j >= 0 && v[j] > x) {
-            v[j + 1] = v[j];
-            j--;
-        }
-        v[j + 1] = x;
-    }
-    return v[n / 2];
-}
-
-/* Argmax over frames [0, n_crop) of one row given column sums over n_rows rows: row is
- * head h's values at row + h * head_stride; sum/sq are (n_heads, F) with stride F. */
-static int frame_of_row(const float *row, size_t head_stride, const double *sum, const double *sq, int n_rows,
-                        int n_heads, int F, int n_crop, float *z, float *avg)
-{
-    const int half = WHISPER_SIMUL_MEDIAN / 2;
-    const int Fz = n_crop + half < F ? n_crop + half : F; /* frames the filter reads */
-    for (int f = 0; f < n_crop; f++)
-        avg[f] = 0;
-    for (int h = 0; h < n_heads; h++) {
-        const float *r = row + (size_t)h * head_stride;
-        for (int j = 0; j < Fz; j++) {
-            double mean = sum[(size_t)h * F + j] / n_rows;
-            double var = sq[(size_t)h * F + j] / n_rows - mean * mean;
-            /* a constant column leaves only rounding in var: treat it as 0, as 0/0 would be */
-            z[j] = var > 1e-10 * mean * mean && var > 0 ? (float)((r[j] - mean) / sqrt(var)) : 0.0f;
-        }
-        for (int f = 0; f < n_crop; f++) {
-            float v[WHISPER_SIMUL_MEDIAN];
-            if (F <= half) { /* too short to filter, as the reference leaves it */
-                avg[f] += z[f] / n_heads;
-                continue;
-            }
-            for (int k = -half; k <= half; k++) {
-                int j = f + k;
-                j = j < 0 ? -j : j >= F ? 2 * (F - 1) - j : j; /* reflect, no edge repeat */
-                j = j < 0 ? 0 : j >= Fz ? Fz - 1 : j;
-                v[k + half] = z[j];
-            }
-            avg[f] += median7(v, WHISPER_SIMUL_MEDIAN) / n_heads;
-        }
-    }
-    int best = 0;
-    for (int f = 1; f < n_crop; f++)
-        if (avg[f] > avg[best])
-            best = f;
-    return best;
-}
-
-int whisper_simul_attended_frame(const float *attn, int n_heads, int n_rows, int n_frames, int row, int n_crop)
-{
-    if (!attn || n_heads < 1 || n_rows < 1 || n_frames < 1 || row < 0 || row >= n_rows || n_crop < 1 ||
-        n_crop > n_frames)
-        return -1;
-    size_t hf = (size_t)n_heads * n_frames;
-    double *sum = calloc(hf, sizeof *sum), *sq = calloc(hf, sizeof *sq);
-    float *z = malloc(sizeof *z * (size_t)n_frames), *avg = malloc(sizeof *avg * (size_t)n_frames);
-    int f = -1;
-    if (sum && sq && z && avg) {
-        for (int h = 0; h < n_heads; h++)
-            for (int r = 0; r < n_rows; r++)
-                for (int j = 0; j < n_frames; j++) {
-                    double x = attn[((size_t)h * n_rows + r) * n_frames + j];
-                    sum[(size_t)h * n_frames + j] += x;
-                    sq[(size_t)h * n_frames + j] += x * x;
-                }
-        f = frame_of_row(attn + (size_t)row * n_frames, (size_t)n_rows * n_frames, sum, sq, n_rows, n_heads,
-                         n_frames, n_crop, z, avg);
-    }
-    free(sum);
-    free(sq);
-    free(z);
-    free(avg);
-    return f;
-}
-
 /* ---- run state --------------------------------------------------------------------------- */
 
 void whisper_simul_run_free(whisper_simul_run *r)
+{
+    if (!r)
+        return;
+    whisper_batcher_free(r->batcher);
+    free(r);
+}
+
+void whisper_simul_run_counts(whisper_simul_run *r, uint64_t *n_steps, uint64_t *n_passes)
+{
+    whisper_batcher_counts(r->batcher, n_steps, n_passes);
+}
+
+static void work_free(simul_work *r)
 {
     if (!r)
         return;
@@ -170,10 +115,10 @@ void whisper_simul_run_free(whisper_simul_run *r)
     free(r);
 }
 
-static int run_new(const whisper_model *m, int n_threads, whisper_simul_run **out)
+static int work_new(const whisper_model *m, int n_threads, simul_work **out)
 {
     const whisper_hparams *hp = &m->hp;
-    whisper_simul_run *r = calloc(1, sizeof *r);
+    simul_work *r = calloc(1, sizeof *r);
     if (!r)
         return error_set(SOTTO_ENOMEM, "out of memory (align_att run state)");
     r->m = m;
@@ -195,7 +140,7 @@ static int run_new(const whisper_model *m, int n_threads, whisper_simul_run **ou
     if (!rc && (!r->mel || !r->logits || !r->attn || !r->sum || !r->sq || !r->cur || !r->z || !r->avg))
         rc = error_set(SOTTO_ENOMEM, "out of memory (align_att run state)");
     if (rc) {
-        whisper_simul_run_free(r);
+        work_free(r);
         return rc;
     }
     *out = r;
@@ -204,7 +149,7 @@ static int run_new(const whisper_model *m, int n_threads, whisper_simul_run **ou
 
 /* Add the alignment heads' rows of attn (n rows of (L*H, A)) to the column sums over the
  * first Fz frames; the last row becomes cur. */
-static void add_rows(whisper_simul_run *r, const float *attn, int n, int Fz)
+static void add_rows(simul_work *r, const float *attn, int n, int Fz)
 {
     const whisper_model *m = r->m;
     const int H = m->hp.n_text_head, A = m->hp.n_audio_ctx, LH = m->hp.n_text_layer * H;
@@ -225,7 +170,7 @@ static void add_rows(whisper_simul_run *r, const float *attn, int n, int Fz)
 
 static int lm_logits(void *ctx, int seq, const int32_t *tokens, int n, int n_past, float *logits)
 {
-    whisper_simul_run *r = ctx;
+    simul_work *r = ctx;
     (void)seq;
     return whisper_decode(r->st, r->kv, tokens, n, n_past, logits, NULL);
 }
@@ -243,10 +188,20 @@ int whisper_simul_new(const whisper_model *m, const whisper_tokenizer *tk, const
                              m->align_heads[h][0], m->align_heads[h][1]);
     if (m->n_align_heads < 1)
         return error_set(SOTTO_ENOTSUP, "whisper: this model has no alignment heads for align_att");
+    if (!*run) { /* the recognizer's first simul object (the caller serializes simul_new) */
+        whisper_simul_run *r = calloc(1, sizeof *r);
+        int rc = r ? whisper_batcher_new(m, SIMUL_BATCH, &r->batcher)
+                   : error_set(SOTTO_ENOMEM, "out of memory (align_att batcher)");
+        if (rc) {
+            free(r);
+            return rc;
+        }
+        *run = r;
+    }
     whisper_simul *s = calloc(1, sizeof *s);
     if (!s)
         return error_set(SOTTO_ENOMEM, "out of memory (align_att decoder)");
-    s->m = m, s->tk = tk, s->opts = opts, s->run = run, s->n_threads = n_threads;
+    s->m = m, s->tk = tk, s->opts = opts, s->shared = *run, s->n_threads = n_threads;
     s->last_t = -INFINITY;
     whisper_decode_opts d;
     whisper_decode_opts_init(&d);
@@ -276,6 +231,7 @@ void whisper_simul_free(whisper_simul *s)
     if (!s)
         return;
     clear_words(s);
+    work_free(s->w);
     free(s->partial);
     free(s->suppress);
     free(s->tok);
@@ -432,7 +388,7 @@ static float prob_of(const float *x, int32_t n, int32_t id)
 }
 
 /* Greedy AlignAtt steps after the prefix of n_fed tokens (rows from sot: n_rows). */
-static int decode_steps(whisper_simul *s, whisper_simul_run *r, const asr_simul_call *c, int n_enc, int n_fed,
+static int decode_steps(whisper_simul *s, simul_work *r, const asr_simul_call *c, int n_enc, int n_fed,
                         int n_rows, int Fz, asr_simul_out *out)
 {
     const whisper_model *m = s->m;
@@ -458,7 +414,8 @@ static int decode_steps(whisper_simul *s, whisper_simul_run *r, const asr_simul_
             out->ended = 1;
             break;
         }
-        int f = frame_of_row(r->cur, (size_t)A, r->sum, r->sq, n_rows, m->n_align_heads, A, n_enc, r->z, r->avg);
+        int f = whisper_simul_frame_of_row(r->cur, (size_t)A, r->sum, r->sq, n_rows, m->n_align_heads, A, n_enc,
+                                           r->z, r->avg);
         if (!c->final && f >= n_enc - c->tau_frames)
             break; /* the model looks at the newest audio: wait for more */
         if (prev_f >= 0 && f < prev_f - WHISPER_SIMUL_REWIND) {
@@ -474,7 +431,8 @@ static int decode_steps(whisper_simul *s, whisper_simul_run *r, const asr_simul_
         s->last_t = t, prev_f = f;
         if (n_fed + 1 > T - 1)
             break; /* text context full: the stream must drop audio */
-        rc = whisper_decode(r->st, r->kv, &id, 1, n_fed, r->logits, r->attn);
+        /* the one step other streams' steps can join: through the batcher */
+        rc = whisper_batcher_step(s->shared->batcher, r->st, r->kv, id, n_fed, r->logits, r->attn);
         if (rc)
             return rc;
         n_fed++, n_rows++;
@@ -503,9 +461,9 @@ int whisper_simul_update(whisper_simul *s, const asr_simul_call *c, asr_simul_ou
     int rc = 0;
     /* nothing can be emitted: skip the network (every frame is within tau of the end) */
     int skip = n_enc < 1 || (!c->final && n_enc - c->tau_frames <= 0);
-    if (!skip && !*s->run)
-        rc = run_new(m, s->n_threads, s->run);
-    whisper_simul_run *r = *s->run;
+    if (!skip && !s->w)
+        rc = work_new(m, s->n_threads, &s->w);
+    simul_work *r = s->w;
     int32_t *ctx = NULL, *seq = NULL, *start = NULL;
     size_t n_ctx = 0, n_start = 0, sot_index = 0;
     if (!rc && !skip) {
@@ -559,8 +517,11 @@ int whisper_simul_update(whisper_simul *s, const asr_simul_call *c, asr_simul_ou
             if (!rc)
                 add_rows(r, r->attn, k, Fz);
         }
-        if (!rc)
+        if (!rc) { /* the steps other streams' steps can join (batcher.c) */
+            whisper_batcher_join(s->shared->batcher);
             rc = decode_steps(s, r, c, n_enc, n_fed, n_fed - sot_pos, Fz, out);
+            whisper_batcher_leave(s->shared->batcher);
+        }
     }
     free(ctx);
     free(seq);

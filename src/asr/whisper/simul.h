@@ -4,14 +4,17 @@
  *
  * A whisper_simul is one stream's decoder: the tokens committed from its current audio
  * buffer, their attended frames, times and probabilities, the detected language, and
- * the words / partial text of its last update. The heavy run state (encoder state, one
- * KV cache, mel and attention scratch) is a whisper_simul_run shared by every simul
- * object of one recognizer: asr.c serializes their updates with the recognizer's lock,
- * and each update encodes and decodes its buffer from scratch, so nothing in the run
- * state outlives an update. The run is made on the first update (under the lock) and
- * freed by the recognizer (whisper_simul_run_free) after all its simul objects.
- * Ownership: a simul borrows the model, tokenizer, options and the run slot; words and
- * partial handed out by an update are the simul's, valid until its next call.
+ * the words / partial text of its last update, and its own run state (encoder state,
+ * KV cache, mel and attention scratch; made on its first update that runs the network),
+ * so updates of different simul objects may run at the same time on different threads
+ * (calls on ONE simul object must not overlap). What the simul objects of one recognizer
+ * share is a whisper_simul_run: the step batcher through which their per-token decoder
+ * steps run, batched when they coincide. It is made by the first whisper_simul_new on
+ * the recognizer's slot (calls of whisper_simul_new on one slot must be serialized: asr.c
+ * holds the recognizer's lock) and freed by the recognizer (whisper_simul_run_free)
+ * after all its simul objects. Ownership: a simul borrows the model, tokenizer, options
+ * and the shared run; words and partial handed out by an update are the simul's, valid
+ * until its next call.
  */
 #ifndef SOTTO_WHISPER_SIMUL_H
 #define SOTTO_WHISPER_SIMUL_H
@@ -30,9 +33,12 @@ typedef struct whisper_simul_run whisper_simul_run;
 typedef struct whisper_simul whisper_simul;
 
 void whisper_simul_run_free(whisper_simul_run *r); /* NULL is a no-op */
+/* Decoder steps of the recognizer's simul objects that went through the batcher, and
+ * the passes they took (steps / passes = mean batch; tests and benchmarks). */
+void whisper_simul_run_counts(whisper_simul_run *r, uint64_t *n_steps, uint64_t *n_passes);
 
 /* A simul object over the recognizer's model/tokenizer/options; *run is the recognizer's
- * shared run slot (NULL until the first update fills it). n_threads for the encoder. */
+ * shared run slot (filled by the first call). n_threads for the stream's forward pass. */
 int whisper_simul_new(const whisper_model *m, const whisper_tokenizer *tk, const sotto_asr_options *opts,
                       int n_threads, whisper_simul_run **run, whisper_simul **out);
 void whisper_simul_free(whisper_simul *s); /* NULL is a no-op */
@@ -65,6 +71,13 @@ size_t whisper_simul_complete_words(const whisper_tokenizer *tk, const int32_t *
  * padding), the heads averaged, the frames cropped to n_crop; returns the argmax of row
  * `row` (first maximum), or -1 on bad arguments.
  */
+/* The same from running column statistics (simul.c's per-token path): row is head h's
+ * values at row + h * head_stride; sum / sq are (n_heads, F) column sums of the values and
+ * their squares over n_rows rows; z and avg are F floats of scratch. The argmax over
+ * frames [0, n_crop). */
+int whisper_simul_frame_of_row(const float *row, size_t head_stride, const double *sum, const double *sq,
+                               int n_rows, int n_heads, int F, int n_crop, float *z, float *avg);
+
 int whisper_simul_attended_frame(const float *attn, int n_heads, int n_rows, int n_frames, int row, int n_crop);
 
 #endif

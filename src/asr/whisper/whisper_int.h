@@ -186,4 +186,49 @@ int whisper_decode(whisper_state *st, whisper_kv *kv, const int32_t *tokens, int
 int whisper_decode_batch(whisper_state *st, whisper_kv *const *kvs, const int32_t *tokens,
                          const int *n_past, int n_seq, float *logits);
 
+
+/*
+ * Advance n_seq sequences by one token each, each over its own window: row i feeds
+ * tokens[i] at position n_past[i] of cache kvs[i] and attends to the window encoded in
+ * sts[i] (rows may share a state; no two share a cache). Every weight matrix is read
+ * once for all rows (self-attention Q/K/V/out, cross Q/out, MLP, logits); attention runs
+ * per row over its own cache and its own state's cross K/V. Logits: row i in row i of
+ * logits (n_seq, n_vocab). attn: NULL, or n_seq pointers, each NULL or receiving row i's
+ * cross-attention weights (n_text_layer * n_text_head, n_audio_ctx).
+ * The pass computes in sts[0]'s scratch: the caller must hold every state and cache of
+ * the call exclusively (no encode or decode on any of them meanwhile). Equal, within
+ * rounding, to separate whisper_decode calls. 0 or SOTTO_EINVAL with a message.
+ */
+int whisper_decode_multi(whisper_state *const *sts, whisper_kv *const *kvs, const int32_t *tokens,
+                         const int *n_past, int n_seq, float *logits, float *const *attn);
+
+/* The checks whisper_decode_multi makes on one row (fn names the caller in the message). */
+int whisper_decode_row_check(const whisper_state *st, const whisper_kv *kv, int32_t token, int n_past,
+                             const char *fn);
+
+/*
+ * The step batcher: concurrent callers (one per stream thread) each hand in one decode
+ * step (whisper_batcher_step); the steps waiting together run as one whisper_decode_multi.
+ * Leader/follower: a caller that finds no pass running runs one over every waiting step
+ * (itself included), so a lone caller never waits; callers arriving meanwhile wait and
+ * are taken by the next pass (see whisper_batcher_join). One batcher per model; it owns nothing of the
+ * callers'. _free(NULL) is a no-op; free it only when no step is in flight.
+ */
+typedef struct whisper_batcher whisper_batcher;
+int whisper_batcher_new(const whisper_model *m, int max_rows, whisper_batcher **out);
+void whisper_batcher_free(whisper_batcher *b);
+/* One step: token at position n_past of kv over st's window; logits (n_vocab floats) and,
+ * if attn is set, the cross-attention weights (n_text_layer * n_text_head, n_audio_ctx).
+ * Blocks until the pass holding it is done. The caller holds st and kv exclusively. */
+int whisper_batcher_step(whisper_batcher *b, whisper_state *st, whisper_kv *kv, int32_t token, int n_past,
+                         float *logits, float *attn);
+/* A caller about to decode a run of steps joins, and leaves after its last one: a
+ * leader then waits (about one pass at most) for the steps of the other joined callers,
+ * which would otherwise miss each pass by the few microseconds between their steps.
+ * Steps of callers that never join are batched only when they happen to coincide. */
+void whisper_batcher_join(whisper_batcher *b);
+void whisper_batcher_leave(whisper_batcher *b);
+/* Steps handed in and passes run since creation (steps / passes = mean batch size). */
+void whisper_batcher_counts(whisper_batcher *b, uint64_t *n_steps, uint64_t *n_passes);
+
 #endif
