@@ -157,6 +157,13 @@ sotto_stream_policy sotto_stream_policy_of(const sotto_stream *s);
  * figures), SOTTO_ENOMEM when out's cap is reached. The caller owns and frees out. */
 int sotto_stream_event_json(const sotto_stream_event *ev, double offset_s, sotto_buf *out);
 
+/* The same event as one MessagePack map (GET /v1/listen?encoding=msgpack): the keys, order
+ * and nesting of sotto_stream_event_json; times float64 at full precision (shifted by
+ * offset_s), ids and counts the smallest int, text str (invalid UTF-8 -> U+FFFD), nil where
+ * JSON has null, bool for true/false. Errors as sotto_stream_event_json. The caller owns
+ * and frees out. */
+int sotto_stream_event_msgpack(const sotto_stream_event *ev, double offset_s, sotto_buf *out);
+
 /* Stops the worker (without finishing: call finish first to keep the tail) and frees.
  * NULL is a no-op. */
 void sotto_stream_free(sotto_stream *s);

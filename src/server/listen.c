@@ -7,6 +7,11 @@
  * sotto_stream, the resampler, and the session its finals go to. Starting a stream,
  * delivering its events and finishing it after a drop are in listen_conn.c.
  *
+ * Encoding: server messages are JSON text frames, or with encoding=msgpack (query or
+ * start message) MessagePack binary frames with the same keys (stream events from
+ * sotto_stream_event_msgpack, ready/error/pong/done built here); client control messages
+ * are JSON text either way. Errors sent before the encoding is known are JSON.
+ *
  * Threads: CivetWeb's connection thread runs connect/ready/data/close; the stream's
  * worker thread delivers events. Writes to the socket go through listen_send under c->mu,
  * and the close handler sets c->closed under the same lock, so nobody writes to a
@@ -30,6 +35,7 @@
 #include "server/listen_int.h"
 #include "sotto/log.h"
 #include "sotto/sotto.h"
+#include "stream/event_msgpack.h"
 
 #define LISTEN_MAX_FRAME ((size_t)1 << 20) /* a larger binary frame closes with 1009 */
 
@@ -65,20 +71,92 @@ int listen_run_big(int (*fn)(void *), void *arg, const char *err)
 }
 
 /* ---- frames ---------------------------------------------------------------------------- */
-void listen_send(listen_conn *c, const char *text, size_t len)
+static void send_frame(listen_conn *c, int opcode, const char *data, size_t len)
 {
     pthread_mutex_lock(&c->mu);
     if (!c->closed && c->conn)
-        mg_websocket_write(c->conn, MG_WEBSOCKET_OPCODE_TEXT, text, len);
+        mg_websocket_write(c->conn, opcode, data, len);
     pthread_mutex_unlock(&c->mu);
+}
+
+void listen_send(listen_conn *c, const char *text, size_t len)
+{
+    send_frame(c, MG_WEBSOCKET_OPCODE_TEXT, text, len);
+}
+
+void listen_send_binary(listen_conn *c, const char *data, size_t len)
+{
+    send_frame(c, MG_WEBSOCKET_OPCODE_BINARY, data, len);
+}
+
+/* Start a msgpack map {"type": type, ...n_more pairs} (the caller writes the rest). */
+static int mp_begin(sotto_buf *b, uint32_t n_more, const char *type)
+{
+    int rc = msgpack_put_map(b, n_more + 1);
+    if (!rc)
+        rc = msgpack_put_str(b, "type");
+    return rc ? rc : msgpack_put_str(b, type);
+}
+
+static int mp_kv_str(sotto_buf *b, const char *key, const char *v)
+{
+    int rc = msgpack_put_str(b, key);
+    return rc ? rc : msgpack_put_str(b, v);
+}
+
+/* Send b as the message it is: binary with encoding=msgpack, else text. Frees b. */
+static void send_buf(listen_conn *c, sotto_buf *b, int rc)
+{
+    if (!rc && b->data) {
+        if (c->params.msgpack)
+            listen_send_binary(c, b->data, b->len);
+        else
+            listen_send(c, b->data, b->len);
+    }
+    sotto_buf_free(b);
 }
 
 void listen_send_error(listen_conn *c, const char *code, const char *message)
 {
     sotto_buf b = SOTTO_BUF_INIT;
-    listen_error_json(&b, code, message);
-    listen_send(c, b.data, b.len);
-    sotto_buf_free(&b);
+    int rc;
+    if (c->params.msgpack) {
+        rc = mp_begin(&b, 2, "error");
+        if (!rc)
+            rc = mp_kv_str(&b, "code", code);
+        if (!rc)
+            rc = mp_kv_str(&b, "message", message ? message : "");
+    } else {
+        rc = listen_error_json(&b, code, message);
+    }
+    send_buf(c, &b, rc);
+}
+
+/* {"type":"pong"[,"id":...]} and {"type":"done"} in the stream's encoding */
+static void send_pong(listen_conn *c, const char *id)
+{
+    sotto_buf b = SOTTO_BUF_INIT;
+    int rc;
+    if (c->params.msgpack) {
+        rc = mp_begin(&b, id[0] ? 1 : 0, "pong");
+        if (!rc && id[0])
+            rc = mp_kv_str(&b, "id", id);
+    } else {
+        sotto_buf_puts(&b, "{\"type\":\"pong\"");
+        if (id[0]) {
+            sotto_buf_puts(&b, ",\"id\":");
+            sotto_buf_json_string(&b, id);
+        }
+        rc = sotto_buf_putc(&b, '}');
+    }
+    send_buf(c, &b, rc);
+}
+
+static void send_done(listen_conn *c)
+{
+    sotto_buf b = SOTTO_BUF_INIT;
+    int rc = c->params.msgpack ? mp_begin(&b, 0, "done") : sotto_buf_puts(&b, "{\"type\":\"done\"}");
+    send_buf(c, &b, rc);
 }
 
 /* A close frame with a status code; the connection ends when the client answers. */
@@ -115,17 +193,35 @@ static int begin(listen_conn *c)
     }
     /* the policy the stream runs ("auto" resolved), so a client knows what it got */
     const char *policy = sotto_stream_policy_name(sotto_stream_policy_of(c->stream));
-    SOTTO_INFO("listen: stream started: session %s, policy %s, %s at %d Hz, offset %.3f s", c->session_id,
-               policy, c->params.format == LISTEN_F32LE ? "f32le" : "s16le", c->params.sample_rate, c->offset);
+    const char *format = c->params.format == LISTEN_F32LE ? "f32le" : "s16le";
+    SOTTO_INFO("listen: stream started: session %s, policy %s, %s at %d Hz, offset %.3f s, %s", c->session_id,
+               policy, format, c->params.sample_rate, c->offset, c->params.msgpack ? "msgpack" : "json");
     sotto_buf b = SOTTO_BUF_INIT;
-    sotto_buf_puts(&b, "{\"type\":\"ready\",\"session_id\":");
-    sotto_buf_json_string(&b, c->session_id);
-    sotto_buf_printf(&b, ",\"policy\":\"%s\",\"format\":\"%s\",\"sample_rate\":%d,\"offset\":",
-                     policy, c->params.format == LISTEN_F32LE ? "f32le" : "s16le", c->params.sample_rate);
-    sotto_buf_json_number(&b, c->offset, 3);
-    sotto_buf_putc(&b, '}');
-    listen_send(c, b.data, b.len);
-    sotto_buf_free(&b);
+    if (c->params.msgpack) {
+        rc = mp_begin(&b, 5, "ready");
+        if (!rc)
+            rc = mp_kv_str(&b, "session_id", c->session_id);
+        if (!rc)
+            rc = mp_kv_str(&b, "policy", policy);
+        if (!rc)
+            rc = mp_kv_str(&b, "format", format);
+        if (!rc)
+            rc = msgpack_put_str(&b, "sample_rate");
+        if (!rc)
+            rc = msgpack_put_int(&b, c->params.sample_rate);
+        if (!rc)
+            rc = msgpack_put_str(&b, "offset");
+        if (!rc)
+            rc = msgpack_put_float(&b, c->offset);
+    } else {
+        sotto_buf_puts(&b, "{\"type\":\"ready\",\"session_id\":");
+        sotto_buf_json_string(&b, c->session_id);
+        sotto_buf_printf(&b, ",\"policy\":\"%s\",\"format\":\"%s\",\"sample_rate\":%d,\"offset\":", policy,
+                         format, c->params.sample_rate);
+        sotto_buf_json_number(&b, c->offset, 3);
+        rc = sotto_buf_putc(&b, '}');
+    }
+    send_buf(c, &b, rc);
     return 0;
 }
 
@@ -242,6 +338,12 @@ static void ws_ready(struct mg_connection *conn, void *cbdata)
         c->counted = 1;
     }
     pthread_mutex_unlock(&L->mu);
+    /* the query first, so that even a refusal comes in the encoding it asks for */
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    static const char *const skip[] = {"api_key", NULL};
+    int bad_query = listen_params_from_query(&c->params, ri->query_string, skip) != 0;
+    char err[512];
+    snprintf(err, sizeof err, "%s", bad_query ? sotto_last_error() : "");
     if (over) {
         char msg[128];
         snprintf(msg, sizeof msg, "too many live streams (limit %d); try again later", L->max_streams);
@@ -249,10 +351,8 @@ static void ws_ready(struct mg_connection *conn, void *cbdata)
         send_close(c, 1013, "too many streams");
         return;
     }
-    const struct mg_request_info *ri = mg_get_request_info(conn);
-    static const char *const skip[] = {"api_key", NULL};
-    if (listen_params_from_query(&c->params, ri->query_string, skip) != 0) {
-        listen_send_error(c, "invalid_request", sotto_last_error());
+    if (bad_query) {
+        listen_send_error(c, "invalid_request", err);
         send_close(c, 1008, "invalid parameters");
     }
 }
@@ -265,15 +365,7 @@ static int on_text(listen_conn *c, const char *data, size_t len)
         return 1;
     }
     if (m.type == LISTEN_MSG_PING) {
-        sotto_buf b = SOTTO_BUF_INIT;
-        sotto_buf_puts(&b, "{\"type\":\"pong\"");
-        if (m.id[0]) {
-            sotto_buf_puts(&b, ",\"id\":");
-            sotto_buf_json_string(&b, m.id);
-        }
-        sotto_buf_putc(&b, '}');
-        listen_send(c, b.data, b.len);
-        sotto_buf_free(&b);
+        send_pong(c, m.id);
         return 1;
     }
     if (m.type == LISTEN_MSG_START) {
@@ -307,7 +399,7 @@ static int on_text(listen_conn *c, const char *data, size_t len)
     ev.stats = &st;
     c->last_stats = 0;
     listen_on_event(c, &ev);
-    listen_send(c, "{\"type\":\"done\"}", 15);
+    send_done(c);
     send_close(c, 1000, "stopped");
     return 1;
 }

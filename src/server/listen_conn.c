@@ -1,8 +1,9 @@
 /*
  * listen_conn.c - the life of one GET /v1/listen stream, away from the socket: the small
  * cache of shared recognizers, starting a stream and the session its finals go to,
- * delivering its events (finals saved before they are sent), and finishing a stream
- * whose connection is gone, so that a dropped connection loses nothing.
+ * delivering its events (finals saved before they are sent; JSON text frames, or msgpack
+ * binary frames with encoding=msgpack), and finishing a stream whose connection is gone,
+ * so that a dropped connection loses nothing.
  *
  * The CivetWeb handlers, frames and control messages are in listen.c; what the two files
  * share is in listen_int.h (with the locking rules).
@@ -18,6 +19,7 @@
 #include "server/listen_int.h"
 #include "sotto/log.h"
 #include "sotto/sotto.h"
+#include "stream/event_msgpack.h"
 
 #define LISTEN_STATS_EVERY_S 0.5 /* at most two stats events per second */
 
@@ -102,8 +104,12 @@ void listen_on_event(void *user, const sotto_stream_event *ev)
         c->last_stats = now;
     }
     sotto_buf b = SOTTO_BUF_INIT;
-    if (sotto_stream_event_json(ev, c->offset, &b) == 0)
+    if (c->params.msgpack) { /* params are fixed once the stream runs: no lock needed */
+        if (sotto_stream_event_msgpack(ev, c->offset, &b) == 0)
+            listen_send_binary(c, b.data, b.len);
+    } else if (sotto_stream_event_json(ev, c->offset, &b) == 0) {
         listen_send(c, b.data, b.len);
+    }
     sotto_buf_free(&b);
 }
 
@@ -189,8 +195,6 @@ int listen_conn_start(void *arg)
     listen_conn *c = x->c;
     sotto_server *s = c->srv;
     listen_params *p = &c->params;
-    if (p->msgpack)
-        return fail(x, "unsupported", error_set(SOTTO_EINVAL, "encoding=msgpack is not supported; use json"));
     const char *backend = pick_backend(x);
     if (!backend)
         return SOTTO_EINVAL;

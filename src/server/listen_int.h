@@ -64,7 +64,10 @@ typedef struct listen_conn {
 /* ---- listen.c: frames ------------------------------------------------------------------ */
 /* Send a text frame, unless the connection has been closed (then nothing happens). */
 void listen_send(listen_conn *c, const char *text, size_t len);
-/* An {"type":"error"} event. */
+/* Send a binary frame (a MessagePack message), likewise. */
+void listen_send_binary(listen_conn *c, const char *data, size_t len);
+/* An {"type":"error"} event: a JSON text frame, or a msgpack binary frame once the
+ * parameters ask for encoding=msgpack (as every other message the server sends). */
 void listen_send_error(listen_conn *c, const char *code, const char *message);
 /* Run fn(arg) on a thread with an 8 MiB stack and wait for it: CivetWeb's threads have
  * small stacks, the recognizer and the store need more. When fn fails and err holds a

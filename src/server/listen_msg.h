@@ -38,7 +38,7 @@ typedef struct listen_params {
     char session_id[SOTTO_ID_LEN]; /* "" = new session */
     char domain[32];          /* "" = none */
     char *prompt, *terms;     /* owned, NULL = none */
-    int msgpack;              /* encoding=msgpack was asked for (not supported) */
+    int msgpack;              /* encoding=msgpack: events go as binary msgpack frames */
     int early_commit;         /* early_commit=1|0: see sotto_stream_options */
 } listen_params;
 

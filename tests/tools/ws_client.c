@@ -5,7 +5,7 @@
  *   ws_client --url ws://127.0.0.1:PORT/v1/listen?api_key=K [--realtime] [--chunk-ms 40]
  *             [--streams N] [--stop | --drop-after SEC] [--start JSON] [--no-start]
  *             [--format s16le|f32le] [--send-rate HZ] [--inject text:STR|bin:N]...
- *             [--timeout SEC] FILE
+ *             [--timeout SEC] [--msgpack] [--show-frames] FILE
  *
  * Each stream sends {"type":"start", ...the --start members} (unless --no-start), waits
  * for "ready", then sends FILE (any format sotto reads, as 16 kHz mono) in chunk-ms
@@ -14,6 +14,12 @@
  * waits for the server to close (default), or with --drop-after closes the connection
  * abruptly after SEC seconds of audio. Every event received is printed on stdout as one
  * JSON line with "stream" and "wall" (seconds since the stream's ready) added in front.
+ * --msgpack adds encoding=msgpack to the URL's query (a start message may ask for it
+ * too). Binary frames from the server are MessagePack events: they are decoded (strictly:
+ * well-formed, every value in its smallest form as the server writes it, valid UTF-8, no
+ * trailing bytes) and printed as the same JSON lines; a frame that does not decode prints
+ * {"type":"invalid_msgpack"} and fails the run. --show-frames adds "frame":"binary" or
+ * "frame":"text" after "wall", so a test can check which frames came.
  * Exit status: 0 when every stream ended as asked, 1 on a connection error, 2 on timeout.
  */
 #define _GNU_SOURCE
@@ -27,7 +33,9 @@
 
 #include <civetweb.h>
 
+#include "base/json_int.h"
 #include "sotto/audio.h"
+#include "sotto/buf.h"
 #include "sotto/sotto.h"
 
 #define MAX_INJECT 16
@@ -35,7 +43,7 @@
 static struct {
     char host[256], path[4096];
     int port;
-    int realtime, chunk_ms, n_streams, no_start, f32, send_rate;
+    int realtime, chunk_ms, n_streams, no_start, f32, send_rate, msgpack, show_frames;
     double drop_after, timeout;
     const char *start_json, *file;
     const char *inject[MAX_INJECT];
@@ -50,7 +58,7 @@ typedef struct client {
     int index;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int ready, closed, done;
+    int ready, closed, done, bad_frames;
     double t0; /* wall clock at ready */
     int rc;
 } client;
@@ -72,10 +80,12 @@ static void sleep_until(double t)
         ;
 }
 
-static void print_line(int stream, double wall, const char *json, size_t len)
+static void print_line(int stream, double wall, const char *frame, const char *json, size_t len)
 {
     pthread_mutex_lock(&out_mu);
     printf("{\"stream\":%d,\"wall\":%.3f", stream, wall);
+    if (G.show_frames && frame)
+        printf(",\"frame\":\"%s\"", frame);
     if (len > 1 && json[0] == '{') {
         if (json[1] != '}')
             putchar(',');
@@ -86,6 +96,165 @@ static void print_line(int stream, double wall, const char *json, size_t len)
     putchar('\n');
     fflush(stdout);
     pthread_mutex_unlock(&out_mu);
+}
+
+/* ---- MessagePack to JSON ----------------------------------------------------------------- */
+typedef struct mp_in {
+    const unsigned char *p;
+    size_t n, off;
+    const char *err;
+} mp_in;
+
+static int mp_fail(mp_in *r, const char *why)
+{
+    if (!r->err)
+        r->err = why;
+    return -1;
+}
+
+/* k big-endian bytes (k <= 8) */
+static int mp_be(mp_in *r, size_t k, uint64_t *v)
+{
+    if (k > r->n - r->off)
+        return mp_fail(r, "truncated");
+    uint64_t x = 0;
+    for (size_t i = 0; i < k; i++)
+        x = x << 8 | r->p[r->off + i];
+    r->off += k;
+    *v = x;
+    return 0;
+}
+
+static int json_str_out(sotto_buf *o, const unsigned char *s, size_t n)
+{
+    int rc = sotto_buf_putc(o, '"');
+    for (size_t i = 0; i < n && !rc; i++) {
+        unsigned char ch = s[i];
+        if (ch == '"' || ch == '\\')
+            rc = sotto_buf_printf(o, "\\%c", ch);
+        else if (ch < 0x20)
+            rc = sotto_buf_printf(o, "\\u%04x", ch);
+        else
+            rc = sotto_buf_putc(o, (char)ch);
+    }
+    return rc ? rc : sotto_buf_putc(o, '"');
+}
+
+/* One value as JSON. Lengths are checked against the bytes left before anything is read
+ * or allocated; the server writes every value in its smallest form, so a longer one is
+ * reported as a server bug rather than passed over. */
+static int mp_value(mp_in *r, sotto_buf *o, int depth)
+{
+    uint64_t t, v;
+    if (depth > 16)
+        return mp_fail(r, "nested too deeply");
+    if (mp_be(r, 1, &t))
+        return -1;
+    uint64_t len;
+    int map;
+    if (t <= 0x7f)
+        return sotto_buf_printf(o, "%d", (int)t);
+    if (t >= 0xe0)
+        return sotto_buf_printf(o, "%d", (int)t - 256);
+    if ((t & 0xe0) == 0xa0 || t == 0xd9 || t == 0xda || t == 0xdb) {
+        if ((t & 0xe0) == 0xa0)
+            len = t & 0x1f;
+        else if (mp_be(r, (size_t)1 << (t - 0xd9), &len))
+            return -1;
+        else if (len < (t == 0xd9 ? 32u : t == 0xda ? 256u : 65536u))
+            return mp_fail(r, "str not in its smallest form");
+        if (len > r->n - r->off)
+            return mp_fail(r, "truncated str");
+        if (!json_utf8_valid((const char *)r->p + r->off, (size_t)len))
+            return mp_fail(r, "str is not valid UTF-8");
+        r->off += (size_t)len;
+        return json_str_out(o, r->p + r->off - len, (size_t)len);
+    }
+    if ((t & 0xe0) == 0x80 || (t >= 0xdc && t <= 0xdf)) {
+        map = (t & 0xf0) == 0x80 || t >= 0xde;
+        if (t < 0xa0)
+            len = t & 0x0f;
+        else if (mp_be(r, (t & 1) ? 4 : 2, &len))
+            return -1;
+        else if (len < ((t & 1) ? 65536u : 16u))
+            return mp_fail(r, "array/map not in its smallest form");
+        if (len > (r->n - r->off) / (map ? 2 : 1))
+            return mp_fail(r, "array/map longer than the frame"); /* a value takes >= 1 byte */
+        int rc = sotto_buf_putc(o, map ? '{' : '[');
+        for (uint64_t i = 0; i < len && !rc; i++) {
+            if (i)
+                rc = sotto_buf_putc(o, ',');
+            if (!rc && map) {
+                if (r->off >= r->n || !((r->p[r->off] & 0xe0) == 0xa0 || (r->p[r->off] >= 0xd9 && r->p[r->off] <= 0xdb)))
+                    return mp_fail(r, "map key is not a str");
+                rc = mp_value(r, o, depth + 1);
+                if (!rc)
+                    rc = sotto_buf_putc(o, ':');
+            }
+            if (!rc)
+                rc = mp_value(r, o, depth + 1);
+        }
+        return rc ? rc : sotto_buf_putc(o, map ? '}' : ']');
+    }
+    switch (t) {
+    case 0xc0: return sotto_buf_puts(o, "null");
+    case 0xc2: return sotto_buf_puts(o, "false");
+    case 0xc3: return sotto_buf_puts(o, "true");
+    case 0xcc: case 0xcd: case 0xce: case 0xcf: {
+        static const uint64_t lo[] = {0x80, 0x100, 0x10000, 0x100000000ull};
+        if (mp_be(r, (size_t)1 << (t - 0xcc), &v))
+            return -1;
+        if (v < lo[t - 0xcc])
+            return mp_fail(r, "uint not in its smallest form");
+        return sotto_buf_printf(o, "%llu", (unsigned long long)v);
+    }
+    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+        static const int64_t hi[] = {-33, INT8_MIN - 1, INT16_MIN - 1, (int64_t)INT32_MIN - 1};
+        size_t k = (size_t)1 << (t - 0xd0);
+        if (mp_be(r, k, &v))
+            return -1;
+        /* sign-extend k bytes */
+        int64_t x = k == 8 ? (int64_t)v : (int64_t)(v ^ ((uint64_t)1 << (8 * k - 1))) - ((int64_t)1 << (8 * k - 1));
+        if (x > hi[t - 0xd0])
+            return mp_fail(r, "int not in its smallest form");
+        return sotto_buf_printf(o, "%lld", (long long)x);
+    }
+    case 0xca: case 0xcb: {
+        double d;
+        if (mp_be(r, t == 0xca ? 4 : 8, &v))
+            return -1;
+        if (t == 0xca) {
+            uint32_t u = (uint32_t)v;
+            float f;
+            memcpy(&f, &u, 4);
+            d = f;
+        } else {
+            memcpy(&d, &v, 8);
+        }
+        return isfinite(d) ? sotto_buf_printf(o, "%.17g", d) : sotto_buf_puts(o, "null");
+    }
+    default:
+        return mp_fail(r, "bin, ext or a reserved type byte (no JSON form)");
+    }
+}
+
+/* A whole binary frame as one JSON object; NULL (and *err) when it is not valid msgpack. */
+static char *mp_to_json(const char *data, size_t len, size_t *out_len, const char **err)
+{
+    mp_in r = {(const unsigned char *)data, len, 0, NULL};
+    sotto_buf o = SOTTO_BUF_INIT;
+    sotto_buf_init(&o, (size_t)64 << 20);
+    int rc = len && ((r.p[0] & 0xf0) == 0x80 || r.p[0] == 0xde || r.p[0] == 0xdf) ? mp_value(&r, &o, 0)
+                                                                                     : mp_fail(&r, "not a map");
+    if (!rc && r.off != r.n)
+        rc = mp_fail(&r, "trailing bytes after the map");
+    if (rc) {
+        *err = r.err ? r.err : "output too large";
+        sotto_buf_free(&o);
+        return NULL;
+    }
+    *out_len = o.len;
+    return sotto_buf_steal(&o);
 }
 
 static int on_data(struct mg_connection *conn, int bits, char *data, size_t len, void *user)
@@ -100,16 +269,34 @@ static int on_data(struct mg_connection *conn, int bits, char *data, size_t len,
         pthread_mutex_lock(&c->mu);
         double t0 = c->t0;
         pthread_mutex_unlock(&c->mu);
-        print_line(c->index, t0 > 0 ? now_s() - t0 : 0, buf, (size_t)n);
+        print_line(c->index, t0 > 0 ? now_s() - t0 : 0, NULL, buf, (size_t)n);
         return 0;
     }
-    if (op != MG_WEBSOCKET_OPCODE_TEXT)
-        return 1;
-    char *text = malloc(len + 1); /* frames are not NUL-terminated */
-    if (!text)
-        return 0;
-    memcpy(text, data, len);
-    text[len] = '\0';
+    char *text;
+    const char *frame = op == MG_WEBSOCKET_OPCODE_TEXT ? "text" : "binary";
+    if (op == MG_WEBSOCKET_OPCODE_BINARY) {
+        const char *err = NULL;
+        text = mp_to_json(data, len, &len, &err);
+        if (!text) {
+            char line[200];
+            int n = snprintf(line, sizeof line, "{\"type\":\"invalid_msgpack\",\"error\":\"%s\",\"bytes\":%zu}",
+                             err, len);
+            pthread_mutex_lock(&c->mu);
+            c->bad_frames++;
+            double t0 = c->t0;
+            pthread_mutex_unlock(&c->mu);
+            print_line(c->index, t0 > 0 ? now_s() - t0 : 0, frame, line, (size_t)n);
+            return 1;
+        }
+    } else if (op == MG_WEBSOCKET_OPCODE_TEXT) {
+        text = malloc(len + 1); /* frames are not NUL-terminated */
+        if (!text)
+            return 0;
+        memcpy(text, data, len);
+        text[len] = '\0';
+    } else {
+        return 1; /* ping/pong */
+    }
     pthread_mutex_lock(&c->mu);
     int is_ready = !c->ready && strstr(text, "\"type\":\"ready\"");
     if (is_ready) {
@@ -121,7 +308,7 @@ static int on_data(struct mg_connection *conn, int bits, char *data, size_t len,
     double t0 = c->t0;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
-    print_line(c->index, t0 > 0 ? now_s() - t0 : 0, text, len);
+    print_line(c->index, t0 > 0 ? now_s() - t0 : 0, frame, text, len);
     free(text);
     return 1;
 }
@@ -239,7 +426,7 @@ static void *run_stream(void *arg)
     if (dropped) {
         char line[96];
         int n = snprintf(line, sizeof line, "{\"type\":\"client_drop\",\"sent_s\":%.3f}", G.drop_after);
-        print_line(c->index, now_s() - c->t0, line, (size_t)n);
+        print_line(c->index, now_s() - c->t0, NULL, line, (size_t)n);
         mg_close_connection(conn);
         return NULL;
     }
@@ -339,6 +526,10 @@ int main(int argc, char **argv)
             G.send_rate = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(a, "--timeout") && more)
             G.timeout = strtod(argv[++i], NULL);
+        else if (!strcmp(a, "--msgpack"))
+            G.msgpack = 1;
+        else if (!strcmp(a, "--show-frames"))
+            G.show_frames = 1;
         else if (!strcmp(a, "--inject") && more && G.n_inject < MAX_INJECT)
             G.inject[G.n_inject++] = argv[++i];
         else if (a[0] != '-' && !G.file)
@@ -353,8 +544,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: ws_client --url ws://HOST:PORT/PATH [--realtime] [--chunk-ms MS] "
                         "[--streams N] [--stop|--drop-after SEC] [--start JSON] [--no-start] "
                         "[--format s16le|f32le] [--send-rate HZ>=16000] [--inject text:S|bin:N] "
-                        "[--timeout SEC] FILE\n");
+                        "[--timeout SEC] [--msgpack] [--show-frames] FILE\n");
         return 1;
+    }
+    if (G.msgpack) {
+        size_t n = strlen(G.path);
+        int w = snprintf(G.path + n, sizeof G.path - n, "%sencoding=msgpack", strchr(G.path, '?') ? "&" : "?");
+        if (w < 0 || (size_t)w >= sizeof G.path - n) {
+            fprintf(stderr, "ws_client: URL too long\n");
+            return 1;
+        }
     }
     if (load_audio() != 0)
         return 1;
@@ -374,6 +573,8 @@ int main(int argc, char **argv)
         pthread_join(th[i], NULL);
         if (cs[i].rc > rc)
             rc = cs[i].rc;
+        if (cs[i].bad_frames && rc == 0)
+            rc = 1;
     }
     mg_exit_library();
     free(cs);
