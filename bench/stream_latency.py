@@ -131,6 +131,7 @@ def analyse(placement, events):
         "calls_saved": 1 - upd / upd_nv if upd_nv else float("nan"),
         "max_backlog": max((s.get("backlog_s", 0) for s in stats), default=float("nan")),
         "degraded": any(s.get("degraded") for s in stats),
+        "shed": any(s.get("shedding") for s in stats),
         "last_wall": max((e["wall"] for e in events), default=0),
     }
 
@@ -230,12 +231,13 @@ def main():
         print(f"  stream {k:2d}: finals {r['words_final']:4d} words  WER {100 * r['wer_text']:5.1f}%  "
               f"final-word latency mean {r['lat_mean']:.2f} s p95 {r['lat_p95']:.2f}  RTF {r['rtf']:.3f}  "
               f"max backlog {r['max_backlog']:.2f} s  degraded {'yes' if r['degraded'] else 'no'}  "
-              f"done at {r['last_wall']:.1f} s")
+              f"shed {'yes' if r['shed'] else 'no'}  done at {r['last_wall']:.1f} s")
     lat = [r["lat_mean"] for r in rows]
     n_rt = sum(1 for r in rows if r["max_backlog"] < 1.0 and r["last_wall"] < placement["duration"] + 3)
     print(f"  {len(rows)} streams: mean final-word latency {sum(lat) / len(lat):.2f} s (worst {max(lat):.2f}), "
           f"mean RTF {sum(r['rtf'] for r in rows) / len(rows):.3f}, "
           f"max backlog {max(r['max_backlog'] for r in rows):.2f} s, degraded {sum(r['degraded'] for r in rows)}, "
+          f"shed {sum(r['shed'] for r in rows)}, "
           f"kept real time (backlog < 1 s, done within 3 s of the end) {n_rt}/{len(rows)}")
     cost = cost_figures(cpu_s, len(rows), placement["duration"], cores)
     if cost:

@@ -103,7 +103,9 @@ typedef struct sotto_stream_stats {
     double compute_s;       /* time spent in the recognizer */
     double rtf;             /* compute_s / audio_s */
     double buffered_s;      /* audio held in the policy's buffer */
-    double backlog_s;       /* audio waiting in the inbox (threaded) */
+    double backlog_s;       /* threaded: audio received and not yet recognized (what
+                               waits, or what waited when the batch being recognized
+                               was taken) */
     double latency_s;       /* wall time of the last update */
     int64_t updates;        /* recognizer calls made */
     int64_t updates_no_vad; /* calls the same policy would have made without the VAD */

@@ -227,7 +227,11 @@ void sotto_stream_get_stats(sotto_stream *s, sotto_stream_stats *out)
         return;
     pthread_mutex_lock(&s->lock);
     *out = s->st;
+    /* the lag: what waits now, or what waited when the worker took the batch it is
+     * recognizing (the inbox alone reads ~0 right after a take, however late it was) */
     out->backlog_s = (double)s->inbox_n / STREAM_RATE;
+    if (s->behind_s > out->backlog_s)
+        out->backlog_s = s->behind_s;
     out->degraded = out->backlog_s > s->o.max_backlog_s || s->st.degraded;
     out->rtf = out->audio_s > 0.0 ? out->compute_s / out->audio_s : 0.0;
     /* the calls the same policy would have made on every chunk, silence included */

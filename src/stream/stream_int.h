@@ -130,7 +130,8 @@ struct sotto_stream {
     size_t buf_new;      /* samples appended since the last update */
     int64_t next_segment_id;
     double behind_s;     /* threaded: audio that waited when the worker took its batch
-                            (the batch included); written and read by the worker only */
+                            (the batch included), 0 once caught up; written by the worker
+                            under lock, read by it and by the stats (under lock) */
     char *last_partial;  /* "" when none shown */
     int done;            /* finish processed */
 

@@ -16,12 +16,63 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/base_int.h"
 #include "stream/stream_int.h"
 
 /* Audio waiting beyond this is refused: the recognizer is far behind real time. */
 #define INBOX_MAX_SAMPLES ((size_t)STREAM_RATE * 600)
+
+/* Compute slots shared by the threaded native-policy streams of the process (PocketSphinx
+ * decodes on the worker thread itself): at most one such worker per core recognizes at a
+ * time, the others wait in arrival order (tickets). Twenty streams on two cores otherwise
+ * time-slice twenty decoders every few milliseconds, each switch evicting the caches the
+ * next decoder needs; with slots a worker runs its whole batch on warm caches, and a
+ * waiting worker takes everything that arrived meanwhile in one batch. Whisper streams do
+ * not take slots: they compute on the shared nn pool and gain from stepping together.
+ * SOTTO_STREAM_SLOTS overrides the count (0 = no limit). */
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slot_cond = PTHREAD_COND_INITIALIZER;
+static unsigned long slot_next, slot_serving; /* the next ticket, the next to be served */
+static int slot_busy, slot_max = -1;         /* -1: not read yet; 0: no limit */
+
+static int slots_configured(void)
+{
+    if (slot_max < 0) {
+        const char *e = getenv("SOTTO_STREAM_SLOTS");
+        char *end = NULL;
+        long v = e && *e ? strtol(e, &end, 10) : -1;
+        if (v < 0 || v > 4096 || (end && *end))
+            v = sysconf(_SC_NPROCESSORS_ONLN);
+        slot_max = v < 0 ? 1 : (int)v;
+    }
+    return slot_max;
+}
+
+static void slot_acquire(void)
+{
+    pthread_mutex_lock(&slot_lock);
+    if (slots_configured() > 0) {
+        unsigned long t = slot_next++;
+        while (t != slot_serving || slot_busy >= slot_max)
+            pthread_cond_wait(&slot_cond, &slot_lock);
+        slot_serving++;
+        slot_busy++;
+        pthread_cond_broadcast(&slot_cond); /* the next ticket may fit in a free slot */
+    }
+    pthread_mutex_unlock(&slot_lock);
+}
+
+static void slot_release(void)
+{
+    pthread_mutex_lock(&slot_lock);
+    if (slot_max > 0) {
+        slot_busy--;
+        pthread_cond_broadcast(&slot_cond);
+    }
+    pthread_mutex_unlock(&slot_lock);
+}
 
 static void *worker_main(void *arg)
 {
@@ -35,6 +86,17 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&s->wake, &s->lock);
         if (s->stop_req)
             break;
+        /* a compute slot first, then the audio: what arrives while waiting joins the batch */
+        int slotted = s->policy == &stream_policy_native;
+        if (slotted) {
+            pthread_mutex_unlock(&s->lock);
+            slot_acquire();
+            pthread_mutex_lock(&s->lock);
+            if (s->stop_req) {
+                slot_release();
+                break;
+            }
+        }
         /* shed_load: decided on the whole backlog, with hysteresis so that a stream near
          * the threshold does not flip at every batch */
         double wait_s = (double)s->inbox_n / STREAM_RATE;
@@ -85,8 +147,12 @@ static void *worker_main(void *arg)
             rc = vac_flush(s);
         if (rc == 0 && !failed && finish_now)
             rc = vac_finish(s);
+        if (slotted)
+            slot_release();
 
         pthread_mutex_lock(&s->lock);
+        if (s->inbox_n == 0)
+            s->behind_s = 0; /* caught up */
         if (rc < 0 && s->worker_err == 0) {
             s->worker_err = rc;
             snprintf(s->worker_msg, sizeof s->worker_msg, "%s", sotto_last_error());
