@@ -8,6 +8,7 @@
 #   make demo       deps + build, synthesize speech with flite and transcribe it
 #   make bench      print throughput, real-time factor and peak memory figures
 #   make bench-stream  live transcription over /v1/listen: word latency, WER, 20 streams
+#   make bench-whisper-streams  concurrent Whisper align_att streams: serialized vs batched steps
 #   make fuzz       short libFuzzer runs of every parser (clang)
 #   make lint       banned functions, clang-format check
 #   make install    install binary, library, headers and pkg-config file (PREFIX=/usr/local)
@@ -19,7 +20,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 FUZZ_SECONDS ?= 15
 
-.PHONY: all build deps test test-fast test-asan test-neon demo bench bench-stream fuzz lint install clean
+.PHONY: all build deps test test-fast test-asan test-neon demo bench bench-stream bench-whisper-streams fuzz lint install clean
 
 all: build
 
@@ -63,6 +64,9 @@ bench: build
 bench-stream: build
 	@cd $(BUILD) && ctest -R fixtures.generate_speech >/dev/null
 	@bench/stream_latency.sh $(BUILD)
+
+bench-whisper-streams: build
+	@bench/whisper_streams.sh $(BUILD)
 
 fuzz: deps
 	@scripts/fuzz.sh
