@@ -14,6 +14,7 @@
 #include "base/base_int.h"
 #include "check.h"
 #include "sotto/error.h"
+#include "whisper_test_fixtures.h"
 
 #define N_SEQ 5
 
@@ -44,17 +45,6 @@ static whisper_state *encoded_state(const whisper_model *m, int n_threads)
     ASSERT_OK(whisper_encode(st, mel));
     free(mel);
     return st;
-}
-
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double mx = 0, mref = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        mx = d > mx ? d : mx;
-        mref = fabs(b[i]) > mref ? fabs(b[i]) : mref;
-    }
-    return mx / (mref > 0 ? mref : 1);
 }
 
 /* Sequences primed to different lengths, then three batched steps; each step compared
@@ -92,7 +82,7 @@ static void check_batch_equals_single(nn_type wtype, int n_threads)
         ASSERT_OK(whisper_decode_batch(st, kv, tok, pos, N_SEQ, lb));
         for (int i = 0; i < N_SEQ; i++) {
             ASSERT_OK(whisper_decode(st, ref[i], &tok[i], 1, pos[i], ls, NULL));
-            double e = rel_err(lb + (size_t)i * V, ls, V);
+            double e = whisper_test_rel_err(lb + (size_t)i * V, ls, V);
             if (e > bound)
                 CHECK_FAIL("%s, %d threads, step %d, sequence %d at %d: rel err %g", nn_type_name(wtype),
                            n_threads, step, i, pos[i], e);

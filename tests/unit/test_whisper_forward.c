@@ -37,6 +37,7 @@
 #include "dsp/dsp.h"
 #include "sotto/audio.h"
 #include "sotto/error.h"
+#include "whisper_test_fixtures.h"
 
 #define N_GREEDY 20
 #define ERR_BOUND 1e-5
@@ -83,19 +84,6 @@ static void write_f32(const char *path, const float *v, size_t n)
 }
 
 /* max |a - b| / max |b| */
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (d > num || d != d)
-            num = d;
-        if (fabs((double)b[i]) > den)
-            den = fabs((double)b[i]);
-    }
-    return den > 0 ? num / den : num;
-}
-
 static int argmax(const float *v, int n)
 {
     int best = 0;
@@ -223,17 +211,17 @@ static errors compare_with_reference(whisper_hparams hp, nn_type wtype, uint64_t
 
     snprintf(path, sizeof path, "%s/mel.f32", dump);
     float *ref = read_f32(path, (size_t)C * WHISPER_N_FRAMES);
-    e.mel = rel_err(mel, ref, (size_t)C * WHISPER_N_FRAMES);
+    e.mel = whisper_test_rel_err(mel, ref, (size_t)C * WHISPER_N_FRAMES);
     free(ref);
 
     snprintf(path, sizeof path, "%s/enc.f32", dump);
     ref = read_f32(path, (size_t)A * S);
-    e.enc = rel_err(whisper_encoder_output(st), ref, (size_t)A * S);
+    e.enc = whisper_test_rel_err(whisper_encoder_output(st), ref, (size_t)A * S);
     free(ref);
 
     snprintf(path, sizeof path, "%s/logits.f32", dump);
     ref = read_f32(path, (size_t)n_sot * V);
-    e.logits = rel_err(logits0, ref + (size_t)(n_sot - 1) * V, (size_t)V);
+    e.logits = whisper_test_rel_err(logits0, ref + (size_t)(n_sot - 1) * V, (size_t)V);
     free(ref);
 
     snprintf(path, sizeof path, "%s/greedy.txt", dump);
@@ -413,22 +401,22 @@ TEST(kv_incremental_matches_batch)
                 sum += ai[(size_t)r * A + j];
             ASSERT_NEAR(sum, 1.0, 1e-5);
         }
-        ASSERT_TRUE(rel_err(ai, ab + (size_t)i * LH * A, (size_t)LH * A) <= 1e-6);
+        ASSERT_TRUE(whisper_test_rel_err(ai, ab + (size_t)i * LH * A, (size_t)LH * A) <= 1e-6);
         /* a batch of the prefix gives the same logits as the cache so far */
         if (i == 3) {
             ASSERT_OK(whisper_decode(st, kc, toks, i + 1, 0, lb, NULL));
-            ASSERT_TRUE(rel_err(li, lb, (size_t)V) <= 1e-6);
+            ASSERT_TRUE(whisper_test_rel_err(li, lb, (size_t)V) <= 1e-6);
         }
     }
     ASSERT_OK(whisper_decode(st, kb, toks, N, 0, lb, NULL));
-    ASSERT_TRUE(rel_err(li, lb, (size_t)V) <= 1e-6);
+    ASSERT_TRUE(whisper_test_rel_err(li, lb, (size_t)V) <= 1e-6);
 
     /* a copied cache continues exactly like the original (beam forks) */
     whisper_kv_copy(kc, ki);
     int32_t next = 200;
     ASSERT_OK(whisper_decode(st, ki, &next, 1, N, li, NULL));
     ASSERT_OK(whisper_decode(st, kc, &next, 1, N, lb, NULL));
-    ASSERT_TRUE(rel_err(li, lb, (size_t)V) == 0.0);
+    ASSERT_TRUE(whisper_test_rel_err(li, lb, (size_t)V) == 0.0);
 
     whisper_kv_free(kb);
     whisper_kv_free(ki);
@@ -490,9 +478,9 @@ TEST(cross_kv_f16_matches_f32)
             whisper_kv_free(kv);
             whisper_state_free(st);
         }
-        double e_logits = rel_err(logits[1], logits[0], (size_t)V);
-        double e_steps = rel_err(steps[1], steps[0], (size_t)V * 2);
-        double e_attn = rel_err(attn[1], attn[0], (size_t)N * LH * A);
+        double e_logits = whisper_test_rel_err(logits[1], logits[0], (size_t)V);
+        double e_steps = whisper_test_rel_err(steps[1], steps[0], (size_t)V * 2);
+        double e_attn = whisper_test_rel_err(attn[1], attn[0], (size_t)N * LH * A);
         fprintf(stderr, "%s: f16 vs f32 cross K/V: logits %.2g, cached steps %.2g, attention %.2g\n",
                 isas[ii], e_logits, e_steps, e_attn);
         ASSERT_TRUE(e_logits <= ERR_BOUND && e_steps <= ERR_BOUND);

@@ -48,17 +48,6 @@ static whisper_state *encoded_state(const whisper_model *m, int n_threads, int w
     return st;
 }
 
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double mx = 0, mref = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        mx = d > mx ? d : mx;
-        mref = fabs(b[i]) > mref ? fabs(b[i]) : mref;
-    }
-    return mx / (mref > 0 ? mref : 1);
-}
-
 /* Bound as test_whisper_batch.c: f16 weights widen exactly (batch and single differ only
  * in summation order); quantized SIMD kernels quantize activations to 8 bits, where a
  * rounding difference can become one quantization step; a wrong window, cache row or
@@ -107,13 +96,13 @@ static void check_multi(const whisper_model *m, whisper_state **win, int n_win, 
         for (int i = 0; i < n_rows; i++) {
             ASSERT_EQ(kv[i]->n, pos[i] + 1);
             ASSERT_OK(whisper_decode(sts[i], ref[i], &tok[i], 1, pos[i], ls, as));
-            double e = rel_err(lb + (size_t)i * V, ls, V);
+            double e = whisper_test_rel_err(lb + (size_t)i * V, ls, V);
             if (e > bound)
                 CHECK_FAIL("%s, %d rows over %d windows, step %d, row %d: logits rel err %g",
                            nn_type_name(m->wtype), n_rows, n_win, step, i, e);
-            if (want && attn[i] && rel_err(attn[i], as, LHA) > bound)
+            if (want && attn[i] && whisper_test_rel_err(attn[i], as, LHA) > bound)
                 CHECK_FAIL("%s, %d rows, row %d: attention rel err %g", nn_type_name(m->wtype), n_rows, i,
-                           rel_err(attn[i], as, LHA));
+                           whisper_test_rel_err(attn[i], as, LHA));
         }
         for (int i = 0; i < n_rows; i++) {
             pos[i]++;
@@ -170,7 +159,7 @@ TEST(multi_rows_see_their_own_window)
     int32_t tok[2] = {50258, 50258};
     int pos[2] = {0, 0};
     ASSERT_OK(whisper_decode_multi(sts, kvs, tok, pos, 2, l, NULL));
-    ASSERT_TRUE(rel_err(l, l + V, V) > 1e-3);
+    ASSERT_TRUE(whisper_test_rel_err(l, l + V, V) > 1e-3);
     whisper_kv_free(k1);
     whisper_kv_free(k2);
     free(l);
@@ -319,13 +308,13 @@ TEST(batcher_threads_equal_solo)
         int32_t tok = w[i].first;
         for (int s = 0; s < N_STEPS; s++) {
             ASSERT_OK(whisper_decode(w[i].st, kv, &tok, 1, s, ls, s == N_STEPS - 1 ? as : NULL));
-            double e = rel_err(w[i].logits + (size_t)s * V, ls, V);
+            double e = whisper_test_rel_err(w[i].logits + (size_t)s * V, ls, V);
             if (e > 1e-5)
                 CHECK_FAIL("thread %d step %d: rel err %g", i, s, e);
             tok = argmax_of(ls, V);
             ASSERT_EQ(tok, argmax_of(w[i].logits + (size_t)s * V, V));
         }
-        ASSERT_TRUE(rel_err(w[i].attn, as, LHA) <= 1e-5);
+        ASSERT_TRUE(whisper_test_rel_err(w[i].attn, as, LHA) <= 1e-5);
         whisper_kv_free(kv);
     }
     for (int i = 0; i < N_THREADS; i++) {

@@ -1,6 +1,6 @@
 /*
  * whisper_test_fixtures.h - what the Whisper tests share (include after check.h): the
- * small random-model dims and speech-like synthesized audio.
+ * small random-model dims, speech-like synthesized audio and the relative error of outputs.
  *
  * Small dims (64 wide, 2 encoder + 3 decoder layers) cost little under ASan. A random
  * model never says <|endoftext|>, so a window decodes the full n_text_ctx / 2 tokens:
@@ -57,6 +57,21 @@ static inline float *whisper_test_speech(double seconds, uint64_t seed, size_t *
     }
     *n_out = n;
     return x;
+}
+
+/* Largest absolute difference of a from the reference b over b's largest magnitude (a NaN
+ * in a counts as an infinite difference). */
+static inline double whisper_test_rel_err(const float *a, const float *b, size_t n)
+{
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > num || d != d)
+            num = d;
+        if (fabs((double)b[i]) > den)
+            den = fabs((double)b[i]);
+    }
+    return den > 0 ? num / den : num;
 }
 
 #endif
