@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/base_int.h"
@@ -26,16 +27,28 @@
 
 /* Compute slots shared by the threaded native-policy streams of the process (PocketSphinx
  * decodes on the worker thread itself): at most one such worker per core recognizes at a
- * time, the others wait in arrival order (tickets). Twenty streams on two cores otherwise
+ * time, the others wait in arrival order. Twenty streams on two cores otherwise
  * time-slice twenty decoders every few milliseconds, each switch evicting the caches the
  * next decoder needs; with slots a worker runs its whole batch on warm caches, and a
  * waiting worker takes everything that arrived meanwhile in one batch. Whisper streams do
  * not take slots: they compute on the shared nn pool and gain from stepping together.
+ * A holder can block outside recognition (its events go to a client socket that stopped
+ * reading, for up to the server's write timeout), so the limit gives way: when no slot
+ * has changed hands for SLOT_STALL_S, waiters run anyway (over the limit) instead of
+ * stalling every stream behind a stuck one.
  * SOTTO_STREAM_SLOTS overrides the count (0 = no limit). */
+#define SLOT_STALL_S 1.0
+
+typedef struct slot_waiter {
+    struct slot_waiter *next;
+    int granted;
+} slot_waiter;
+
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t slot_cond = PTHREAD_COND_INITIALIZER;
-static unsigned long slot_next, slot_serving; /* the next ticket, the next to be served */
-static int slot_busy, slot_max = -1;         /* -1: not read yet; 0: no limit */
+static slot_waiter *slot_head, *slot_tail; /* waiters in arrival order */
+static int slot_busy, slot_max = -1;      /* -1: not read yet; 0: no limit */
+static double slot_progress;              /* time_now() of the last grant or release */
 
 static int slots_configured(void)
 {
@@ -50,16 +63,49 @@ static int slots_configured(void)
     return slot_max;
 }
 
+static void slot_unlink(slot_waiter *w)
+{
+    slot_waiter **pp = &slot_head, *prev = NULL;
+    while (*pp && *pp != w) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return;
+    *pp = w->next;
+    if (slot_tail == w)
+        slot_tail = prev;
+}
+
 static void slot_acquire(void)
 {
     pthread_mutex_lock(&slot_lock);
     if (slots_configured() > 0) {
-        unsigned long t = slot_next++;
-        while (t != slot_serving || slot_busy >= slot_max)
-            pthread_cond_wait(&slot_cond, &slot_lock);
-        slot_serving++;
-        slot_busy++;
-        pthread_cond_broadcast(&slot_cond); /* the next ticket may fit in a free slot */
+        if (slot_busy < slot_max && !slot_head) {
+            slot_busy++;
+            slot_progress = time_now();
+        } else {
+            slot_waiter w = {NULL, 0};
+            if (slot_tail)
+                slot_tail->next = &w;
+            else
+                slot_head = &w;
+            slot_tail = &w;
+            while (!w.granted) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 250000000L; /* look at the holders' progress 4 times a second */
+                if (ts.tv_nsec >= 1000000000L)
+                    ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+                pthread_cond_timedwait(&slot_cond, &slot_lock, &ts);
+                if (!w.granted && time_now() - slot_progress > SLOT_STALL_S) {
+                    slot_unlink(&w); /* the holders are stuck: run over the limit */
+                    slot_busy++;
+                    slot_progress = time_now();
+                    break;
+                }
+            }
+        }
     }
     pthread_mutex_unlock(&slot_lock);
 }
@@ -69,6 +115,15 @@ static void slot_release(void)
     pthread_mutex_lock(&slot_lock);
     if (slot_max > 0) {
         slot_busy--;
+        slot_progress = time_now();
+        while (slot_busy < slot_max && slot_head) { /* hand the slot to the oldest waiter */
+            slot_waiter *w = slot_head;
+            slot_head = w->next;
+            if (!slot_head)
+                slot_tail = NULL;
+            w->granted = 1;
+            slot_busy++;
+        }
         pthread_cond_broadcast(&slot_cond);
     }
     pthread_mutex_unlock(&slot_lock);
