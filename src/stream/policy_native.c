@@ -21,9 +21,10 @@
  * half the stream's CPU, for the live decoder's WER); under shed_load, early commit's
  * prefix passes also pause while the stream is behind by more than one pass interval.
  * Early commit (native_set_early_commit, off by default): the recognizer is fed in blocks
- * of NATIVE_AGREE_S counted from the utterance start; every NATIVE_PASS_BLOCKS blocks
- * (also inside the update that ends the utterance, so the finals do not depend on how
- * updates were batched: threaded == synchronous) the utterance so far is recognized as
+ * of NATIVE_AGREE_S counted from the utterance start; after a block in which a word of the
+ * first pass became committable (also inside the update that ends the utterance, so the
+ * finals do not depend on how updates were batched: threaded == synchronous, unless
+ * shed_load lets a stream that is behind skip passes) the utterance so far is recognized as
  * one buffer on a second decoder of the stream (a prefix pass: batch CMN, second pass,
  * best path) and its leading words that the first pass's current hypothesis
  * (asr_stream_partial_words) or the previous prefix pass also has (LocalAgreement-2,
@@ -60,12 +61,20 @@
 #define NATIVE_EARLY_GAP_S 0.3
 #define NATIVE_BLOCK 3200 /* NATIVE_AGREE_S at 16 kHz */
 #define NATIVE_UTT_MAX_S 60 /* utterance audio kept for the final whole-utterance pass */
-/* Early commit: blocks between prefix passes. Every 3 blocks (0.6 s, gap 0.5 s): latency
- * mean 0.83 s, CPU 1.04 s per audio s; every 5 (1.0 s): 1.09 s, 0.98; every 2 (gap
- * 0.3 s): 0.63 s for 1.6x the CPU of every 3 (the first-pass gate already
- * skips most passes that could commit nothing). A pass that starts at the last committed
- * word instead of the utterance start (LM history and CMN over a fragment) cost 2.5
- * points of WER for 6% less CPU. */
+/* Early commit: when prefix passes run. A pass runs once a word of the first pass became
+ * eligible (ends NATIVE_EARLY_GAP_S before the audio fed) that was not at the last pass,
+ * at most every NATIVE_PASS_MIN_BLOCKS blocks, and again after NATIVE_PASS_BLOCKS blocks
+ * while eligible words stay uncommitted (the pass and the first pass disagreed).
+ * 8-utterance stream (tests/unit/test_stream_native.c, audio time): a pass every 3
+ * blocks whenever a word was eligible: latency mean 0.70 s, p95 1.07, CPU 0.57 s per
+ * audio s; on a new eligible word, at most every block: 0.51 / 0.73 s, 0.86; at most every
+ * 2 blocks: 0.59 / 0.82 s, 0.74 (WER 4.94% in all three). Over the server the passes'
+ * compute adds to the latency, so the cheaper setting wins there (60 s stream: 0.96 s
+ * mean against 0.99 and 1.12). Blocks of 0.1 s: 0.43 s in audio time, but at 0.97 CPU the
+ * worker saturates over the server (1.09 s). A pass that starts at the last committed word
+ * instead of the utterance start (LM history and CMN over a fragment) cost 2.5 points of
+ * WER for 6% less CPU; with 2 s of context before it, no WER cost and 4% less CPU. */
+#define NATIVE_PASS_MIN_BLOCKS 2
 #define NATIVE_PASS_BLOCKS 3
 /* Early commit under shed_load: prefix passes only buy latency, and a stream that is
  * already behind by more than one pass interval would lose more to their compute than
@@ -95,6 +104,8 @@ typedef struct native_state {
     int utt_whole;     /* utt holds the whole utterance (not cut by a cap or self-flush) */
     sotto_asr_stream *pass; /* early commit: decoder for the whole-prefix passes */
     int64_t n_blocks;  /* early commit: blocks fed in this utterance */
+    int64_t pass_block; /* early commit: n_blocks at the last prefix pass */
+    double elig_end;   /* early commit: end of the last first-pass word eligible then */
     sotto_transcript ptr; /* the last prefix pass */
 } native_state;
 
@@ -320,15 +331,17 @@ static int prefix_pass(sotto_stream *s, native_state *ns, sotto_word **w, size_t
     return 0;
 }
 
-/* After each block: every NATIVE_PASS_BLOCKS blocks, a prefix pass; commit its leading
- * words that the first pass or the previous prefix pass also has, keep the rest of it for
- * the next agreement. */
-static int agree(sotto_stream *s, native_state *ns)
+/* After each block: when due (NATIVE_PASS_MIN_BLOCKS above), a prefix pass; commit its
+ * leading words that the first pass or the previous prefix pass also has, keep the rest of
+ * it for the next agreement. more: another whole block of this batch follows; a stream
+ * under shed_load then leaves the pass to the newest block (a pass on audio that is
+ * already stale only delays the rest). */
+static int agree(sotto_stream *s, native_state *ns, int more)
 {
     ns->n_blocks++;
     /* (s->st.shedding is written only by this thread, the worker) */
-    if (ns->n_blocks % NATIVE_PASS_BLOCKS != 0 || !ns->utt_whole || s->st.shedding ||
-        (s->o.shed_load && s->behind_s > NATIVE_PASS_MAX_BEHIND_S))
+    if (!ns->utt_whole || s->st.shedding ||
+        (s->o.shed_load && (more || s->behind_s > NATIVE_PASS_MAX_BEHIND_S)))
         return 0;
     sotto_word *cur = NULL, *pw = NULL;
     size_t n_cur = 0, n_pw = 0;
@@ -338,9 +351,21 @@ static int agree(sotto_stream *s, native_state *ns)
     double fed_end = ns->utt_t0 + (double)(ns->fed - ns->utt_fed0) / STREAM_RATE;
     double gap = s->o.word_gap_s > NATIVE_EARLY_GAP_S ? s->o.word_gap_s : NATIVE_EARLY_GAP_S;
     /* a pass is worth its cost only when the first pass has a word far enough from the
-     * audio fed to be committed (none in the pre-roll, none during a long word) */
-    if (n_cur == 0 || cur[0].end > fed_end - gap)
+     * audio fed to be committed (none in the pre-roll, none during a long word), and
+     * either that word was not eligible at the last pass (a new word to commit) or
+     * NATIVE_PASS_BLOCKS went by (the last pass disagreed with the first) */
+    size_t n_elig = 0;
+    while (n_elig < n_cur && cur[n_elig].end <= fed_end - gap)
+        n_elig++;
+    if (n_elig == 0)
         return 0;
+    double elig_end = cur[n_elig - 1].end;
+    int64_t since = ns->n_blocks - ns->pass_block;
+    int fresh = ns->pass_block == 0 || elig_end > ns->elig_end + 1e-6;
+    if (ns->pass_block && (since < NATIVE_PASS_MIN_BLOCKS || (!fresh && since < NATIVE_PASS_BLOCKS)))
+        return 0;
+    ns->pass_block = ns->n_blocks;
+    ns->elig_end = elig_end;
     rc = prefix_pass(s, ns, &pw, &n_pw);
     if (rc < 0 || n_pw == 0)
         return rc;
@@ -416,7 +441,7 @@ static int feed(sotto_stream *s, native_state *ns, int final)
             /* also in a final update: a threaded stream's worker may get a whole
              * utterance end in one batch, and it must commit what a synchronous one did */
             if (rc == 0)
-                rc = agree(s, ns);
+                rc = agree(s, ns, s->buf_n - off >= NATIVE_BLOCK);
         }
     }
     if (rc == 0 && final && ns->n_pend > 0) {
@@ -432,6 +457,8 @@ static void utt_reset(native_state *ns)
 {
     ns->utt_open = 0;
     ns->n_blocks = 0;
+    ns->pass_block = 0;
+    ns->elig_end = 0;
     la_words_clear(ns->prev, ns->n_prev);
     ns->n_prev = 0;
     la_words_clear(ns->tail, ns->n_tail);

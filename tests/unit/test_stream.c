@@ -199,7 +199,9 @@ TEST(flush_commits_mid_stream)
         ASSERT_OK(sotto_stream_feed(s, pcm, n));
         int before = c.n_finals;
         ASSERT_OK(sotto_stream_flush(s));
-        ASSERT_TRUE(c.n_finals > before);
+        /* (early commit may have committed every word before the flush: the fixture ends
+         * in silence longer than its gap, and a pass runs as soon as a word is eligible) */
+        ASSERT_TRUE(c.n_finals > (v == 3 ? 0 : before));
         ASSERT_TRUE(strlen(c.finals) > 10);
         char after_flush[8192];
         snprintf(after_flush, sizeof after_flush, "%s", c.finals);
