@@ -4,6 +4,10 @@
  * Used to build text output (JSON, subtitles) in memory. Every buffer has a cap so a
  * runaway producer fails with SOTTO_ENOMEM instead of eating the machine. The buffer
  * is always NUL-terminated after a successful append, so data can be used as a C string.
+ * Failure is sticky: once an append failed, every later append fails too (SOTTO_ENOMEM,
+ * nothing written) until sotto_buf_reset or sotto_buf_free, so a writer may make a run
+ * of appends and check only the last one: a small append after a failed large one can
+ * never leave a document with a hole in it.
  * Ownership: the caller owns the struct; sotto_buf_free() releases its data.
  */
 #ifndef SOTTO_BUF_H
@@ -21,13 +25,14 @@ typedef struct sotto_buf {
     size_t len;     /* bytes used, not counting the terminator */
     size_t cap;     /* bytes allocated */
     size_t max_len; /* hard cap on len; 0 means the default (256 MiB) */
+    int failed;     /* an append failed: later ones fail too (reset or free clears it) */
 } sotto_buf;
 
-#define SOTTO_BUF_INIT {NULL, 0, 0, 0}
+#define SOTTO_BUF_INIT {NULL, 0, 0, 0, 0}
 
 void sotto_buf_init(sotto_buf *b, size_t max_len);
 void sotto_buf_free(sotto_buf *b);          /* releases data; the struct can be reused */
-void sotto_buf_reset(sotto_buf *b);         /* len = 0, keeps the allocation */
+void sotto_buf_reset(sotto_buf *b);         /* len = 0 and not failed, keeps the allocation */
 int sotto_buf_append(sotto_buf *b, const void *data, size_t n);
 int sotto_buf_puts(sotto_buf *b, const char *s);
 int sotto_buf_putc(sotto_buf *b, char c);

@@ -3,7 +3,8 @@
  *
  * The cap exists so that no producer (a hostile upload, a runaway decoder) can grow a
  * buffer without bound: appends past max_len fail with SOTTO_ENOMEM and leave the
- * buffer as it was.
+ * buffer as it was. A failure is sticky (buf.h): later appends fail without writing,
+ * so a document is either whole or reported as failed.
  */
 #include <math.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@ void sotto_buf_init(sotto_buf *b, size_t max_len)
     b->data = NULL;
     b->len = b->cap = 0;
     b->max_len = max_len;
+    b->failed = 0;
 }
 
 void sotto_buf_free(sotto_buf *b)
@@ -29,11 +31,13 @@ void sotto_buf_free(sotto_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+    b->failed = 0;
 }
 
 void sotto_buf_reset(sotto_buf *b)
 {
     b->len = 0;
+    b->failed = 0;
     if (b->data)
         b->data[0] = '\0';
 }
@@ -41,9 +45,13 @@ void sotto_buf_reset(sotto_buf *b)
 /* Make room for n more bytes plus the terminator. */
 static int buf_reserve(sotto_buf *b, size_t n)
 {
+    if (b->failed) /* the first failure's message stays the thread's last error */
+        return SOTTO_ENOMEM;
     size_t max = b->max_len ? b->max_len : BUF_DEFAULT_MAX;
-    if (n > max || b->len > max - n)
+    if (n > max || b->len > max - n) {
+        b->failed = 1;
         return error_set(SOTTO_ENOMEM, "output too large (limit %zu bytes)", max);
+    }
     size_t need = b->len + n + 1;
     if (need <= b->cap)
         return 0;
@@ -51,8 +59,10 @@ static int buf_reserve(sotto_buf *b, size_t n)
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     char *p = realloc(b->data, cap);
-    if (!p)
+    if (!p) {
+        b->failed = 1;
         return error_set(SOTTO_ENOMEM, "out of memory growing a buffer to %zu bytes", cap);
+    }
     b->data = p;
     b->cap = cap;
     return 0;
@@ -80,8 +90,10 @@ int sotto_buf_vprintf(sotto_buf *b, const char *fmt, va_list ap)
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
-    if (n < 0)
+    if (n < 0) {
+        b->failed = 1;
         return error_set(SOTTO_EINVAL, "bad format string");
+    }
     int rc = buf_reserve(b, (size_t)n);
     if (rc)
         return rc;

@@ -89,19 +89,19 @@ void listen_send_binary(listen_conn *c, const char *data, size_t len)
     send_frame(c, MG_WEBSOCKET_OPCODE_BINARY, data, len);
 }
 
-/* Start a msgpack map {"type": type, ...n_more pairs} (the caller writes the rest). */
+/* Start a msgpack map {"type": type, ...n_more pairs} (the caller writes the rest). The
+ * buffer's failure is sticky (sotto/buf.h), so a run of writes is checked at its end. */
 static int mp_begin(sotto_buf *b, uint32_t n_more, const char *type)
 {
-    int rc = msgpack_put_map(b, n_more + 1);
-    if (!rc)
-        rc = msgpack_put_str(b, "type");
-    return rc ? rc : msgpack_put_str(b, type);
+    msgpack_put_map(b, n_more + 1);
+    msgpack_put_str(b, "type");
+    return msgpack_put_str(b, type);
 }
 
 static int mp_kv_str(sotto_buf *b, const char *key, const char *v)
 {
-    int rc = msgpack_put_str(b, key);
-    return rc ? rc : msgpack_put_str(b, v);
+    msgpack_put_str(b, key);
+    return msgpack_put_str(b, v);
 }
 
 /* Send b as the message it is: binary with encoding=msgpack, else text. Frees b. */
@@ -121,11 +121,9 @@ void listen_send_error(listen_conn *c, const char *code, const char *message)
     sotto_buf b = SOTTO_BUF_INIT;
     int rc;
     if (c->params.msgpack) {
-        rc = mp_begin(&b, 2, "error");
-        if (!rc)
-            rc = mp_kv_str(&b, "code", code);
-        if (!rc)
-            rc = mp_kv_str(&b, "message", message ? message : "");
+        mp_begin(&b, 2, "error");
+        mp_kv_str(&b, "code", code);
+        rc = mp_kv_str(&b, "message", message ? message : "");
     } else {
         rc = listen_error_json(&b, code, message);
     }
@@ -198,21 +196,14 @@ static int begin(listen_conn *c)
                policy, format, c->params.sample_rate, c->offset, c->params.msgpack ? "msgpack" : "json");
     sotto_buf b = SOTTO_BUF_INIT;
     if (c->params.msgpack) {
-        rc = mp_begin(&b, 5, "ready");
-        if (!rc)
-            rc = mp_kv_str(&b, "session_id", c->session_id);
-        if (!rc)
-            rc = mp_kv_str(&b, "policy", policy);
-        if (!rc)
-            rc = mp_kv_str(&b, "format", format);
-        if (!rc)
-            rc = msgpack_put_str(&b, "sample_rate");
-        if (!rc)
-            rc = msgpack_put_int(&b, c->params.sample_rate);
-        if (!rc)
-            rc = msgpack_put_str(&b, "offset");
-        if (!rc)
-            rc = msgpack_put_float(&b, c->offset);
+        mp_begin(&b, 5, "ready");
+        mp_kv_str(&b, "session_id", c->session_id);
+        mp_kv_str(&b, "policy", policy);
+        mp_kv_str(&b, "format", format);
+        msgpack_put_str(&b, "sample_rate");
+        msgpack_put_int(&b, c->params.sample_rate);
+        msgpack_put_str(&b, "offset");
+        rc = msgpack_put_float(&b, c->offset);
     } else {
         sotto_buf_puts(&b, "{\"type\":\"ready\",\"session_id\":");
         sotto_buf_json_string(&b, c->session_id);

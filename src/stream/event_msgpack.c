@@ -103,8 +103,10 @@ int msgpack_put_str(sotto_buf *b, const char *str)
     const unsigned char *s = (const unsigned char *)(str ? str : "");
     size_t n = strlen((const char *)s);
     size_t clean = utf8_clean_len(s, n);
-    if ((uint64_t)clean > UINT32_MAX)
+    if ((uint64_t)clean > UINT32_MAX) {
+        b->failed = 1; /* as a failed append: the map it belongs to is incomplete */
         return error_set(SOTTO_ENOMEM, "msgpack: a string of %zu bytes is too long", clean);
+    }
     int rc = put_len(b, (uint32_t)clean, 0xa0, 31, 0xd9, 0xda, 0xdb);
     if (rc || clean == n)
         return rc ? rc : sotto_buf_append(b, s, n);
@@ -117,84 +119,69 @@ int msgpack_put_str(sotto_buf *b, const char *str)
 }
 
 /* ---- events ------------------------------------------------------------------------------- */
-/* key, then a value: every map below is written as alternating calls */
+/* Every map below is a run of writes checked only at its end: the buffer's failure is
+ * sticky (sotto/buf.h), so the last write's result says whether the whole map was written. */
 static int kv_str(sotto_buf *b, const char *key, const char *v)
 {
-    int rc = msgpack_put_str(b, key);
-    return rc ? rc : msgpack_put_str(b, v ? v : "");
+    msgpack_put_str(b, key);
+    return msgpack_put_str(b, v ? v : "");
 }
 
 static int kv_float(sotto_buf *b, const char *key, double v)
 {
-    int rc = msgpack_put_str(b, key);
-    return rc ? rc : msgpack_put_float(b, v);
+    msgpack_put_str(b, key);
+    return msgpack_put_float(b, v);
 }
 
 static int kv_int(sotto_buf *b, const char *key, int64_t v)
 {
-    int rc = msgpack_put_str(b, key);
-    return rc ? rc : msgpack_put_int(b, v);
+    msgpack_put_str(b, key);
+    return msgpack_put_int(b, v);
 }
 
 static int kv_bool(sotto_buf *b, const char *key, int v)
 {
-    int rc = msgpack_put_str(b, key);
-    return rc ? rc : msgpack_put_bool(b, v);
+    msgpack_put_str(b, key);
+    return msgpack_put_bool(b, v);
 }
 
 static int put_words(sotto_buf *b, const sotto_stream_event *ev, double offset_s)
 {
-    if ((uint64_t)ev->n_words > UINT32_MAX)
+    if ((uint64_t)ev->n_words > UINT32_MAX) {
+        b->failed = 1;
         return error_set(SOTTO_EINVAL, "msgpack: too many words (%zu)", ev->n_words);
-    int rc = msgpack_put_str(b, "words");
-    if (!rc)
-        rc = msgpack_put_array(b, (uint32_t)ev->n_words);
+    }
+    msgpack_put_str(b, "words");
+    int rc = msgpack_put_array(b, (uint32_t)ev->n_words);
     for (size_t i = 0; i < ev->n_words && !rc; i++) {
         const sotto_word *w = &ev->words[i];
         const char *txt = w->word ? w->word : "";
         while (*txt == ' ')
             txt++; /* Whisper's leading space is tokenization, not text (as in JSON) */
-        rc = msgpack_put_map(b, 4);
-        if (!rc)
-            rc = kv_str(b, "word", txt);
-        if (!rc)
-            rc = kv_float(b, "start", w->start + offset_s);
-        if (!rc)
-            rc = kv_float(b, "end", w->end + offset_s);
-        if (!rc)
-            rc = kv_float(b, "p", w->probability);
+        msgpack_put_map(b, 4);
+        kv_str(b, "word", txt);
+        kv_float(b, "start", w->start + offset_s);
+        kv_float(b, "end", w->end + offset_s);
+        rc = kv_float(b, "p", w->probability);
     }
     return rc;
 }
 
 static int put_stats(sotto_buf *b, const sotto_stream_stats *s)
 {
-    int rc = msgpack_put_map(b, 12);
-    if (!rc)
-        rc = kv_str(b, "type", "stats");
-    if (!rc)
-        rc = kv_float(b, "latency_s", s->latency_s);
-    if (!rc)
-        rc = kv_float(b, "rtf", s->rtf);
-    if (!rc)
-        rc = kv_float(b, "buffered_s", s->buffered_s);
-    if (!rc)
-        rc = kv_float(b, "backlog_s", s->backlog_s);
-    if (!rc)
-        rc = kv_float(b, "audio_s", s->audio_s);
-    if (!rc)
-        rc = kv_float(b, "voiced_s", s->voiced_s);
-    if (!rc)
-        rc = kv_float(b, "compute_s", s->compute_s);
-    if (!rc)
-        rc = kv_bool(b, "degraded", s->degraded);
-    if (!rc)
-        rc = kv_bool(b, "shedding", s->shedding);
-    if (!rc)
-        rc = kv_int(b, "updates", s->updates);
-    if (!rc)
-        rc = kv_int(b, "updates_no_vad", s->updates_no_vad);
-    return rc;
+    msgpack_put_map(b, 12);
+    kv_str(b, "type", "stats");
+    kv_float(b, "latency_s", s->latency_s);
+    kv_float(b, "rtf", s->rtf);
+    kv_float(b, "buffered_s", s->buffered_s);
+    kv_float(b, "backlog_s", s->backlog_s);
+    kv_float(b, "audio_s", s->audio_s);
+    kv_float(b, "voiced_s", s->voiced_s);
+    kv_float(b, "compute_s", s->compute_s);
+    kv_bool(b, "degraded", s->degraded);
+    kv_bool(b, "shedding", s->shedding);
+    kv_int(b, "updates", s->updates);
+    return kv_int(b, "updates_no_vad", s->updates_no_vad);
 }
 
 int sotto_stream_event_msgpack(const sotto_stream_event *ev, double offset_s, sotto_buf *out)
@@ -202,44 +189,27 @@ int sotto_stream_event_msgpack(const sotto_stream_event *ev, double offset_s, so
     if (!ev || !out)
         return error_set(SOTTO_EINVAL, "stream event msgpack: NULL argument");
     sotto_buf *b = out;
-    int rc;
     switch (ev->type) {
     case SOTTO_STREAM_SPEECH_START:
     case SOTTO_STREAM_SPEECH_END:
-        rc = msgpack_put_map(b, 2);
-        if (!rc)
-            rc = kv_str(b, "type", ev->type == SOTTO_STREAM_SPEECH_START ? "speech_start" : "speech_end");
-        if (!rc)
-            rc = kv_float(b, "t", ev->t + offset_s);
-        return rc;
+        msgpack_put_map(b, 2);
+        kv_str(b, "type", ev->type == SOTTO_STREAM_SPEECH_START ? "speech_start" : "speech_end");
+        return kv_float(b, "t", ev->t + offset_s);
     case SOTTO_STREAM_PARTIAL:
-        rc = msgpack_put_map(b, 4);
-        if (!rc)
-            rc = kv_str(b, "type", "partial");
-        if (!rc)
-            rc = kv_str(b, "text", ev->text);
-        if (!rc)
-            rc = kv_float(b, "start", ev->start + offset_s);
-        if (!rc)
-            rc = kv_float(b, "end", ev->end + offset_s);
-        return rc;
+        msgpack_put_map(b, 4);
+        kv_str(b, "type", "partial");
+        kv_str(b, "text", ev->text);
+        kv_float(b, "start", ev->start + offset_s);
+        return kv_float(b, "end", ev->end + offset_s);
     case SOTTO_STREAM_FINAL:
-        rc = msgpack_put_map(b, 7);
-        if (!rc)
-            rc = kv_str(b, "type", "final");
-        if (!rc)
-            rc = kv_int(b, "segment_id", ev->segment_id);
-        if (!rc)
-            rc = kv_str(b, "text", ev->text);
-        if (!rc)
-            rc = kv_float(b, "start", ev->start + offset_s);
-        if (!rc)
-            rc = kv_float(b, "end", ev->end + offset_s);
-        if (!rc)
-            rc = put_words(b, ev, offset_s);
-        if (!rc)
-            rc = kv_str(b, "language", ev->language);
-        return rc;
+        msgpack_put_map(b, 7);
+        kv_str(b, "type", "final");
+        kv_int(b, "segment_id", ev->segment_id);
+        kv_str(b, "text", ev->text);
+        kv_float(b, "start", ev->start + offset_s);
+        kv_float(b, "end", ev->end + offset_s);
+        put_words(b, ev, offset_s);
+        return kv_str(b, "language", ev->language);
     case SOTTO_STREAM_STATS:
         if (!ev->stats)
             return error_set(SOTTO_EINVAL, "stats event without figures");

@@ -17,8 +17,9 @@
 
 /* MessagePack writers, each in the smallest form the value fits (fixmap/map16/map32,
  * fixarray/array16/array32, fixstr/str8/str16/str32, positive/negative fixint and
- * (u)int8..64, float64, nil, bool). They return 0 or SOTTO_ENOMEM; a failed append leaves
- * the bytes before it, so stop at the first error. */
+ * (u)int8..64, float64, nil, bool). They return 0 or SOTTO_ENOMEM and, like the buffer's
+ * own appends, fail for good once one failed (sotto/buf.h): a run of writes needs only
+ * its last result checked. */
 int msgpack_put_map(sotto_buf *b, uint32_t n_pairs);
 int msgpack_put_array(sotto_buf *b, uint32_t n);
 /* s NUL-terminated (NULL = ""); invalid UTF-8 becomes U+FFFD, as sotto_buf_json_string. */
