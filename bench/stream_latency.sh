@@ -14,6 +14,10 @@
 # MULTI_START is the concurrent streams' start message (default {"policy":"native"});
 # ONLY_WHISPER=1 (with WHISPER=1) skips every sphinx part; POLICIES="native_early" picks the
 # single-stream policies (default: native native_early local_agreement).
+# The server starts with --warm-streams set to the largest STREAMS value (WARM=N overrides;
+# WARM=0 for none) and the streams wait for its "warmed" log line, so the concurrent run
+# measures streams, not PocketSphinx decoders being loaded (0.3-0.5 s CPU each; an
+# early-commit stream takes a second decoder for its prefix passes, not warmed for).
 # Every run also gives the server's CPU seconds (user+sys from /proc/PID/stat) per second
 # of audio per stream (cpu_s_per_audio_s) and the streams the machine's cores could hold
 # at that cost (capacity_streams = cores / cost): unlike RTF and backlog these do not
@@ -34,6 +38,7 @@ ws=$build/tools/ws_client
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 n_streams=${STREAMS:-20}
+warm=${WARM:-$(printf "%s\n" 0 $n_streams | sort -n | tail -1)}
 # the start message of every concurrent stream (MULTI_START='{"policy":"native","early_commit":true}')
 multi_start=${MULTI_START:-'{"policy":"native"}'}
 cores=$(nproc)
@@ -107,12 +112,16 @@ EOF
 
 "$sotto" user add bench --data "$work/data" 2>/dev/null
 key=$("$sotto" key new bench --data "$work/data" 2>/dev/null)
-"$sotto" serve --listen 127.0.0.1:0 --data "$work/data" 2> "$work/server.log" &
+"$sotto" serve --listen 127.0.0.1:0 --data "$work/data" --warm-streams "$warm" 2> "$work/server.log" &
 pid=$!
 for _ in $(seq 100); do grep -aq '"msg":"listening"' "$work/server.log" && break; sleep 0.1; done
 port=$(grep -m1 -ao '"port":[0-9]*' "$work/server.log" | grep -o '[0-9]*$')
 url="ws://127.0.0.1:$port/v1/listen?api_key=$key&model=sphinx"
 echo "server on port $port; $(nproc) cores shared by server and client"
+if [ "$warm" -gt 0 ]; then
+  for _ in $(seq 1200); do grep -aq 'sphinx stream decoders' "$work/server.log" && break; sleep 0.1; done
+  echo "server: $(grep -ao 'warmed [^"]*' "$work/server.log" || echo "warm-up did not finish in 120 s")"
+fi
 
 if [ -z "${ONLY_WHISPER:-}" ]; then
 echo "== batch (sotto transcribe) on the same audio, for comparison"

@@ -105,7 +105,9 @@ typedef struct sotto_asr_call {
 int sotto_asr_transcribe_ex(sotto_asr *asr, const float *pcm, size_t n, double t_offset,
                             const sotto_asr_call *call, sotto_transcript *out);
 
-/* Streaming. A stream belongs to one thread at a time. */
+/* Streaming. A stream belongs to one thread at a time; different streams of one
+ * recognizer may be created, used and freed on different threads at once. A stream must
+ * be freed before its recognizer. */
 int sotto_asr_stream_new(sotto_asr *asr, sotto_asr_stream **out);
 void sotto_asr_stream_free(sotto_asr_stream *s);
 /* Feed more samples (16 kHz mono, contiguous with what was fed before). */
@@ -116,6 +118,19 @@ int sotto_asr_stream_partial(sotto_asr_stream *s, const char **text);
 int sotto_asr_stream_flush(sotto_asr_stream *s);
 /* Move the segments that became final since the last call into out. */
 int sotto_asr_stream_take_finals(sotto_asr_stream *s, sotto_transcript *out);
+
+/* Backends whose streams own a decoder (sphinx: about 0.3-0.5 s CPU and 95 MB each to
+ * create) keep the decoders of freed streams in the recognizer for the next streams (a
+ * few by default; reset, so a stream decodes exactly as on a new decoder).
+ * sotto_asr_warm_streams makes sure at least n such decoders are ready now, creating
+ * the missing ones (slow: call it from a background thread), and keeps up to n of them
+ * from then on. Returns how many it created (>= 0); 0 and nothing done for backends
+ * without per-stream decoders (whisper); SOTTO_EINVAL for n < 0 or n >
+ * SOTTO_ASR_WARM_MAX. Thread-safe with stream_new/stream_free and other warm calls on
+ * the same recognizer (it does not wait for whole-buffer calls); the decoders belong to
+ * the recognizer and go with sotto_asr_free. */
+#define SOTTO_ASR_WARM_MAX 256
+int sotto_asr_warm_streams(sotto_asr *asr, int n);
 
 #ifdef __cplusplus
 }

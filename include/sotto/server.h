@@ -46,6 +46,11 @@ typedef struct sotto_server_options {
     int http_threads;          /* CivetWeb worker threads (default 32) */
     int workers;               /* job worker threads (default 1) */
     int log_requests;          /* one JSON line per request on stderr (default 1) */
+    int warm_streams;          /* PocketSphinx stream decoders made ready in the background
+                                  once listening, so the first streams start at once (each
+                                  about 95 MB and 0.3-0.5 s CPU; only when streams default to
+                                  sphinx, i.e. no model): 0..256, default 0 here (`sotto
+                                  serve` defaults to the number of cores) */
     sotto_server_limits limits;
     char *owned_[4];           /* strings owned by the options (config file values) */
 } sotto_server_options;
@@ -55,21 +60,24 @@ void sotto_server_options_init(sotto_server_options *o);
 void sotto_server_options_free(sotto_server_options *o);
 
 /* Read a JSON config file into o (keys: listen, data_dir, model, auth, http_threads,
- * workers, log_requests, limits{max_upload_mb, rate_per_s, rate_burst, max_conns_per_ip,
- * max_queue, sync_timeout_s, max_json_kb, max_streams}). Unknown keys and wrong types are
+ * workers, log_requests, warm_streams, limits{max_upload_mb, rate_per_s, rate_burst,
+ * max_conns_per_ip, max_queue, sync_timeout_s, max_json_kb, max_streams}). Unknown keys and wrong types are
  * errors that name the key: SOTTO_EINVAL / SOTTO_EFORMAT with the message in
  * sotto_last_error(). */
 int sotto_server_config_load(sotto_server_options *o, const char *path);
 /* Apply SOTTO_LISTEN, SOTTO_DATA, SOTTO_MODEL, SOTTO_AUTH (on|off), SOTTO_WORKERS,
  * SOTTO_MAX_UPLOAD_MB, SOTTO_RATE_PER_S, SOTTO_RATE_BURST, SOTTO_MAX_QUEUE,
- * SOTTO_MAX_CONNS_PER_IP, SOTTO_MAX_STREAMS. Bad values are SOTTO_EINVAL naming the
- * variable. */
+ * SOTTO_MAX_CONNS_PER_IP, SOTTO_MAX_STREAMS, SOTTO_WARM_STREAMS. Bad values are
+ * SOTTO_EINVAL naming the variable. */
 int sotto_server_config_env(sotto_server_options *o);
 
 typedef struct sotto_server sotto_server;
 
 /* Validate the options, open the store under data_dir, start the job runner and listen.
- * Fails with a one-line message (port in use, --auth off on a public address, ...). */
+ * Fails with a one-line message (port in use, --auth off on a public address, ...).
+ * With warm_streams > 0 (and no model), a background thread then loads the sphinx
+ * recognizer that /v1/listen streams share and makes that many stream decoders ready;
+ * it logs "warmed N sphinx stream decoders in X s" (a warning if it cannot). */
 int sotto_server_start(const sotto_server_options *o, sotto_server **out);
 /* The port actually listened on (useful with port 0). */
 int sotto_server_port(const sotto_server *s);

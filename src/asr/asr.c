@@ -349,6 +349,20 @@ int sotto_asr_stream_new(sotto_asr *asr, sotto_asr_stream **out)
     return 0;
 }
 
+/* Recognizer-wide, not a whole-buffer call: no recognizer lock (the backend's pool has its
+ * own), so warming never holds up transcribe calls or streams. */
+int sotto_asr_warm_streams(sotto_asr *asr, int n)
+{
+    if (!asr)
+        return error_set(SOTTO_EINVAL, "sotto_asr_warm_streams: asr is NULL");
+    if (n < 0 || n > SOTTO_ASR_WARM_MAX)
+        return error_set(SOTTO_EINVAL, "sotto_asr_warm_streams: %d stream decoders asked (0..%d)",
+                         n, SOTTO_ASR_WARM_MAX);
+    if (!asr->backend->stream_new || !asr->backend->stream_warm || n == 0)
+        return 0;
+    return asr->backend->stream_warm(asr->state, n);
+}
+
 void sotto_asr_stream_free(sotto_asr_stream *s)
 {
     if (!s)
@@ -493,4 +507,72 @@ int asr_stream_partial_words(sotto_asr_stream *s, sotto_transcript *out)
         return error_set(SOTTO_ENOTSUP, "the %s recognizer gives no words mid-utterance",
                          s->asr->backend->name);
     return s->asr->backend->stream_partial_words(s->native, out);
+}
+
+/* ---- private whole-buffer run states (asr_runner, see asr_int.h) ------------------------ */
+
+struct asr_runner {
+    sotto_asr *asr;
+    void *state; /* the backend's runner, or NULL: calls go to the shared, locked one */
+};
+
+int asr_runner_new(sotto_asr *asr, asr_runner **out)
+{
+    if (!asr || !out)
+        return error_set(SOTTO_EINVAL, "asr_runner_new: NULL argument");
+    *out = NULL;
+    asr_runner *r = calloc(1, sizeof *r);
+    if (!r)
+        return error_set(SOTTO_ENOMEM, "out of memory creating a decoder run state");
+    r->asr = asr;
+    if (asr->backend->runner_new) {
+        /* no recognizer lock: the backend counts its private run states itself */
+        int rc = asr->backend->runner_new(asr->state, &r->state);
+        if (rc < 0) {
+            free(r);
+            return rc;
+        }
+    }
+    *out = r;
+    return 0;
+}
+
+void asr_runner_free(asr_runner *r)
+{
+    if (!r)
+        return;
+    if (r->state)
+        r->asr->backend->runner_free(r->state);
+    free(r);
+}
+
+int asr_runner_private(const asr_runner *r)
+{
+    return r && r->state != NULL;
+}
+
+int asr_runner_decode(asr_runner *r, const float *pcm, size_t n, double t_offset,
+                      const sotto_asr_call *call, const asr_decode *dec, sotto_transcript *out)
+{
+    if (!r)
+        return error_set(SOTTO_EINVAL, "asr_runner_decode: runner is NULL");
+    if (!r->state)
+        return asr_transcribe_decode(r->asr, pcm, n, t_offset, call, dec, out);
+    if (!out || (!pcm && n > 0))
+        return error_set(SOTTO_EINVAL, "asr_runner_decode: %s is NULL", !out ? "out" : "pcm");
+    if (!isfinite(t_offset) || t_offset < 0.0)
+        return error_set(SOTTO_EINVAL, "asr_runner_decode: bad time offset %g", t_offset);
+    if (n == 0)
+        return 0;
+    sotto_asr_options o;
+    asr_call_options(&r->asr->opts, call, dec, &o);
+    return r->asr->backend->runner_transcribe(r->state, &o, pcm, n, t_offset, out);
+}
+
+void asr_test_hold_lock(sotto_asr *asr, int hold)
+{
+    if (hold)
+        pthread_mutex_lock(&asr->lock);
+    else
+        pthread_mutex_unlock(&asr->lock);
 }

@@ -83,6 +83,21 @@ typedef struct asr_backend {
      * instead of queueing on the recognizer's lock. */
     int (*stream_transcribe)(void *stream, const sotto_asr_options *o, const float *pcm, size_t n,
                              double t_offset, sotto_transcript *out);
+    /* Optional (NULL: nothing to prepare): make at least n (0..256, checked by asr.c)
+     * stream decoders ready, so the next n stream_new calls create none; returns how many
+     * it created (>= 0) or a negative SOTTO_E*. Thread-safe with stream_new/stream_free
+     * of the same recognizer (and with other warm calls); not serialized by asr.c. */
+    int (*stream_warm)(void *state, int n);
+    /* Optional (NULL: whole-buffer calls share the recognizer's run state under its lock):
+     * a caller-owned run state for whole-buffer calls (asr_runner below), same model and
+     * options as transcribe, so that calls on different runners run at the same time,
+     * also alongside transcribe and simul updates. runner_new returns 0 with *runner NULL
+     * when the backend keeps no more private run states (its cap); it is not serialized
+     * by asr.c (thread-safe in the backend). One runner is used by one thread at a time. */
+    int (*runner_new)(void *state, void **runner);
+    void (*runner_free)(void *runner);
+    int (*runner_transcribe)(void *runner, const sotto_asr_options *o, const float *pcm, size_t n,
+                             double t_offset, sotto_transcript *out);
 } asr_backend;
 
 extern const asr_backend asr_backend_sphinx;
@@ -144,5 +159,24 @@ int asr_simul_update(asr_simul *s, const asr_simul_call *call, asr_simul_out *ou
 int asr_simul_drop(asr_simul *s, size_t n_samples);
 /* A new utterance starts with an empty buffer. */
 void asr_simul_reset(asr_simul *s);
+
+/* ---- private whole-buffer run states ----------------------------------------------------
+ * asr_runner: whole-buffer calls (as asr_transcribe_decode) for one caller, e.g. one
+ * local_agreement stream that re-decodes its buffer on every update. On backends with
+ * runner_new (whisper) it owns a run state of its own and takes no recognizer lock, so N
+ * such streams decode in parallel; otherwise (sphinx, or past the backend's cap of private
+ * run states) it is a handle that calls asr_transcribe_decode on the shared recognizer.
+ * Results are the same either way (same model, options and code path). The runner borrows
+ * asr (free it first); asr_runner_free frees the rest. One thread at a time per runner. */
+typedef struct asr_runner asr_runner;
+int asr_runner_new(sotto_asr *asr, asr_runner **out);
+void asr_runner_free(asr_runner *r); /* NULL is a no-op */
+/* 1 when r owns a private run state (its calls take no recognizer lock). */
+int asr_runner_private(const asr_runner *r);
+int asr_runner_decode(asr_runner *r, const float *pcm, size_t n, double t_offset,
+                      const sotto_asr_call *call, const asr_decode *dec, sotto_transcript *out);
+/* Tests only: take (hold = 1) or release (0) the recognizer's lock, to prove that
+ * private runners do not wait for it. */
+void asr_test_hold_lock(sotto_asr *asr, int hold);
 
 #endif

@@ -1,12 +1,15 @@
 /*
  * cmd_serve.c - `sotto serve`: run the HTTP API until SIGTERM/SIGINT, then drain.
  * Options come from defaults, then --config FILE, then SOTTO_* environment variables,
- * then the command line (each overriding the one before).
+ * then the command line (each overriding the one before). --warm-streams defaults to the
+ * number of cores here (the library's default is 0): a few hundred MB buys streams that
+ * start at once instead of loading a PocketSphinx decoder first.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "sotto/server.h"
@@ -16,7 +19,7 @@
 int cmd_serve(int argc, char **argv)
 {
     const char *listen = NULL, *data = NULL, *config = NULL, *auth = NULL, *model = NULL;
-    int workers = 0;
+    int workers = 0, warm = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
@@ -38,6 +41,11 @@ int cmd_serve(int argc, char **argv)
             if (i + 1 >= argc || cli_parse_int("--workers", argv[++i], 1, 64, &workers) != 0)
                 return EXIT_USAGE;
             continue;
+        } else if (!strcmp(a, "--warm-streams")) {
+            if (i + 1 >= argc ||
+                cli_parse_int("--warm-streams", argv[++i], 0, SOTTO_ASR_WARM_MAX, &warm) != 0)
+                return EXIT_USAGE;
+            continue;
         } else {
             cli_error("serve: unknown option '%s' (try 'sotto help serve')", a);
             return EXIT_USAGE;
@@ -54,6 +62,8 @@ int cmd_serve(int argc, char **argv)
     }
     sotto_server_options o;
     sotto_server_options_init(&o);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    o.warm_streams = cores < 1 ? 1 : cores > SOTTO_ASR_WARM_MAX ? SOTTO_ASR_WARM_MAX : (int)cores;
     int rc = 0;
     if (config && (rc = sotto_server_config_load(&o, config)) != 0) {
         cli_error("%s", sotto_last_error());
@@ -75,6 +85,8 @@ int cmd_serve(int argc, char **argv)
         o.auth = !strcmp(auth, "on");
     if (workers)
         o.workers = workers;
+    if (warm >= 0)
+        o.warm_streams = warm;
 
     /* Signals are taken by this thread only (sigwait): server threads inherit the mask. */
     sigset_t set;

@@ -171,7 +171,7 @@ static const char help_model[] =
 
 static const char help_serve[] =
     "usage: sotto serve [--listen HOST:PORT] [--data DIR] [--config FILE] [--auth on|off]\n"
-    "                   [-m MODEL] [--workers N]\n"
+    "                   [-m MODEL] [--workers N] [--warm-streams N]\n"
     "\n"
     "Run the HTTP API: OpenAI-compatible /v1/audio/transcriptions and /translations,\n"
     "durable jobs (/v1/jobs), conversation history with search (/v1/sessions, /v1/search),\n"
@@ -185,6 +185,9 @@ static const char help_serve[] =
     "  --auth on|off       require API keys (default on; off only on a loopback address)\n"
     "  -m, --model FILE    Whisper model for the default recognizer (default: PocketSphinx)\n"
     "  --workers N         job worker threads (default 1)\n"
+    "  --warm-streams N    PocketSphinx stream decoders created in the background at start\n"
+    "                      (about 95 MB and 0.3-0.5 s CPU each; default: the number of\n"
+    "                      cores; 0 = none; only when streams default to sphinx, no -m)\n"
     "\n"
     "first run:\n"
     "  sotto user add alice --admin --data DIR\n"

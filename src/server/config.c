@@ -11,6 +11,7 @@
 
 #include "base/base_int.h"
 #include "server/server_int.h"
+#include "sotto/asr.h"
 
 void sotto_server_options_init(sotto_server_options *o)
 {
@@ -191,12 +192,15 @@ static int load_tree(sotto_server_options *o, const char *path, const sotto_json
         } else if (!strcmp(k, "workers")) {
             if (!(rc = want_number(path, k, v, 1, 64, &d)))
                 o->workers = (int)d;
+        } else if (!strcmp(k, "warm_streams")) {
+            if (!(rc = want_number(path, k, v, 0, SOTTO_ASR_WARM_MAX, &d)))
+                o->warm_streams = (int)d;
         } else if (!strcmp(k, "limits")) {
             rc = load_limits(o, path, v);
         } else {
             return error_set(SOTTO_EINVAL,
                              "config %s: unknown key '%s' (known: listen, data_dir, model, auth, "
-                             "http_threads, workers, log_requests, limits)",
+                             "http_threads, workers, log_requests, warm_streams, limits)",
                              path, k);
         }
         if (rc)
@@ -294,5 +298,9 @@ int sotto_server_config_env(sotto_server_options *o)
         return rc;
     if (rc)
         o->limits.max_streams = (int)d;
+    if ((rc = env_number("SOTTO_WARM_STREAMS", 0, SOTTO_ASR_WARM_MAX, &d)) < 0)
+        return rc;
+    if (rc)
+        o->warm_streams = (int)d;
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * listen_conn.c - the life of one GET /v1/listen stream, away from the socket: the small
- * cache of shared recognizers, starting a stream and the session its finals go to,
+ * cache of shared recognizers (and warming the sphinx one's stream decoders at start),
+ * starting a stream and the session its finals go to,
  * delivering its events (finals saved before they are sent; JSON text frames, or msgpack
  * binary frames with encoding=msgpack), and finishing a stream whose connection is gone,
  * so that a dropped connection loses nothing.
@@ -25,7 +26,8 @@
 
 /* ---- recognizers ---------------------------------------------------------------------- */
 /* A recognizer shared by every stream with the same backend/language/task (whole-buffer
- * calls are serialized inside asr.c; sphinx streams get their own decoder each). */
+ * calls are serialized inside asr.c; sphinx streams get their own decoder each, from the
+ * recognizer's pool of ready ones). */
 static int get_asr(sotto_server *s, const char *backend, const char *language, int translate,
                    sotto_asr **out)
 {
@@ -61,6 +63,37 @@ static int get_asr(sotto_server *s, const char *backend, const char *language, i
     }
     pthread_mutex_unlock(&L->mu);
     return rc;
+}
+
+void listen_warm_streams(sotto_server *s, int n, const int *stop)
+{
+    double t0 = time_now();
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    sotto_asr *asr = NULL;
+    /* the key get_asr gives a stream that names no model and no language */
+    int rc = get_asr(s, "sphinx", "", 0, &asr);
+    if (rc) {
+        SOTTO_WARN("listen: no sphinx stream decoders warmed: %s", sotto_last_error());
+        return;
+    }
+    /* one at a time: a stop request waits for one decoder at most, and the first streams
+     * find the first decoders ready */
+    int i = 0;
+    while (i < n && !__atomic_load_n(stop, __ATOMIC_SEQ_CST)) {
+        rc = sotto_asr_warm_streams(asr, ++i);
+        if (rc < 0) {
+            SOTTO_WARN("listen: warmed %d of %d sphinx stream decoders: %s", i - 1, n,
+                       sotto_last_error());
+            return;
+        }
+    }
+    if (i < n)
+        return; /* stopping */
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) * 1e-9;
+    SOTTO_INFO("warmed %d sphinx stream decoders in %.1f s (%.1f s CPU, with the recognizer)", n,
+               time_now() - t0, cpu);
 }
 
 /* ---- events from the stream ----------------------------------------------------------- */

@@ -453,6 +453,14 @@ static int start_http(sotto_server *s, const char *host, int port)
     return 0;
 }
 
+/* Warm sphinx stream decoders while the server already answers (sotto_server_start). */
+static void *warm_main(void *arg)
+{
+    sotto_server *s = arg;
+    listen_warm_streams(s, s->opt.warm_streams, &s->warm_stop);
+    return NULL;
+}
+
 int sotto_server_start(const sotto_server_options *o, sotto_server **out)
 {
     *out = NULL;
@@ -460,6 +468,9 @@ int sotto_server_start(const sotto_server_options *o, sotto_server **out)
     int port, rc;
     if ((rc = config_parse_listen(o->listen, host, sizeof host, &port)))
         return rc;
+    if (o->warm_streams < 0 || o->warm_streams > SOTTO_ASR_WARM_MAX)
+        return error_set(SOTTO_EINVAL, "warm_streams must be from 0 to %d, not %d",
+                         SOTTO_ASR_WARM_MAX, o->warm_streams);
     int loopback = !strncmp(host, "127.", 4);
     if (!o->auth && !loopback)
         return error_set(SOTTO_EINVAL, "--auth off is allowed only on a loopback address "
@@ -523,6 +534,10 @@ int sotto_server_start(const sotto_server_options *o, sotto_server **out)
         sotto_server_stop(s);
         return error_set(rc, "%s", msg);
     }
+    /* only when streams default to sphinx: a Whisper server's streams would not use them */
+    if (o->warm_streams > 0 && !s->model &&
+        pthread_create(&s->warm_thread, NULL, warm_main, s) == 0)
+        s->warm_started = 1;
     *out = s;
     return 0;
 }
@@ -563,6 +578,10 @@ void sotto_server_stop(sotto_server *s)
         while (__atomic_load_n(&s->in_flight, __ATOMIC_SEQ_CST) > 0 && time_now() < until)
             usleep(20000);
         mg_stop(s->ctx);
+    }
+    if (s->warm_started) {
+        __atomic_store_n(&s->warm_stop, 1, __ATOMIC_SEQ_CST);
+        pthread_join(s->warm_thread, NULL); /* before listen_stop frees its recognizer */
     }
     listen_stop(s); /* dropped streams save their tails while the store is open */
     if (s->watch_started) {

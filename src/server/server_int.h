@@ -90,6 +90,11 @@ struct sotto_server {
     pthread_t watch_thread;
     int watch_started;
     listen_state *streams;    /* WebSocket streams; NULL until listen_start */
+    /* background warm-up of sphinx stream decoders (opt.warm_streams): set warm_stop
+     * (atomic) and join before listen_stop frees the recognizers */
+    pthread_t warm_thread;
+    int warm_started;
+    int warm_stop;
 };
 
 typedef struct srv_req {
@@ -216,6 +221,12 @@ int listen_start(sotto_server *s);
 void listen_stop(sotto_server *s);
 int route_listen(srv_req *r);
 void listen_get_counts(sotto_server *s, int *active, int *max_streams, uint64_t *started);
+/* listen_conn.c: load the sphinx recognizer streams share (backend "sphinx", no language,
+ * transcribe) and make n of its stream decoders ready, one at a time, until done or *stop
+ * (read atomically) is set; logs "warmed N sphinx stream decoders in X s", or a warning
+ * when the model is missing or a decoder cannot be made. Slow: run it on its own thread,
+ * after listen_start. */
+void listen_warm_streams(sotto_server *s, int n, const int *stop);
 
 /* routes_jobs.c, shared with routes_openai.c: submit an upload as a job for r->user
  * (remembers it for metrics). On success the file belongs to the job (u->path becomes

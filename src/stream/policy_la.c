@@ -2,7 +2,7 @@
  * policy_la.c - the `local_agreement` policy (LocalAgreement-2, whisper_streaming 2023).
  *
  * Every update re-decodes the whole utterance buffer (any recognizer, through
- * asr_transcribe_decode with word timestamps and the context as prompt; greedily during
+ * asr_runner_decode with word timestamps and the context as prompt; greedily during
  * an utterance, with the recognizer's own decoding at its end) and commits
  * the words on which this hypothesis and the previous one agree (longest common prefix),
  * except a word that ends within word_gap_s of the buffer's end: it may be cut in the
@@ -12,6 +12,10 @@
  * such a point the update commits everything (a forced utterance end).
  * The agreement steps are pure functions (la_skip, la_commit_count) so tests drive them
  * on hand-made hypotheses.
+ * Decoding goes through the stream's own asr_runner (asr_int.h), made at the first update
+ * (a stream that never speaks costs nothing) and freed with the stream: on whisper it is a
+ * private run state, so concurrent streams re-decode in parallel instead of queueing on
+ * the recognizer's lock; elsewhere (sphinx, or past whisper's cap) the shared locked call.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -161,6 +165,7 @@ typedef struct la_state {
     size_t n_tail;
     double last_end;  /* end of the last committed word */
     sotto_transcript tr;
+    asr_runner *runner; /* the stream's whole-buffer decoder, made at the first update (owned) */
 } la_state;
 
 
@@ -185,6 +190,7 @@ static void la_destroy(void *state)
     free(ls->prev);
     la_words_clear(ls->tail, ls->n_tail);
     sotto_transcript_free(&ls->tr);
+    asr_runner_free(ls->runner);
     free(ls);
 }
 
@@ -284,8 +290,13 @@ static int la_update(sotto_stream *s, void *state, int final)
     sotto_asr_call call = {0};
     call.prompt = context_prompt(&s->ctx, s->buf_t0);
     call.word_timestamps = 1;
+    if (!ls->runner) {
+        int rc = asr_runner_new(s->asr, &ls->runner);
+        if (rc < 0)
+            return rc;
+    }
     double t0 = time_now();
-    int rc = asr_transcribe_decode(s->asr, s->buf, s->buf_n, s->buf_t0, &call, update_decode(s, final), &ls->tr);
+    int rc = asr_runner_decode(ls->runner, s->buf, s->buf_n, s->buf_t0, &call, update_decode(s, final), &ls->tr);
     stream_count_call(s, time_now() - t0);
     if (rc < 0)
         return rc;

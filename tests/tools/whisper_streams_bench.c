@@ -5,7 +5,7 @@
  * as one whisper_decode_multi pass). A and B are interleaved round by round (order
  * alternating) so that load from other processes hits both alike.
  *
- *   whisper_streams_bench MODEL [-t THREADS] [-n 1,2,4] [-r ROUNDS] [-s STEPS] [--no-simul]
+ *   whisper_streams_bench MODEL [-t THREADS] [-n 1,2,4] [-r ROUNDS] [-s STEPS] [--no-simul] [--la]
  *
  * Two measurements per N:
  *  steps  decoder only: each thread owns an encoded window and a cache and feeds a greedy
@@ -17,6 +17,13 @@
  *         shared run; serialized = the updates under one lock (the old recognizer lock).
  *         CPU/token includes the encoder here.
  * Prints one line per (N, mode) with medians over the rounds, and the batch sizes seen.
+ *
+ * --la instead: local_agreement's whole-buffer decodes (one live update each: greedy, word
+ * timestamps, 3 s of audio) by N threads at once on one recognizer, A = the shared run
+ * state under the recognizer lock (asr_transcribe_decode, as before private runners),
+ * B = each thread on its own asr_runner. Prints process CPU seconds per decode, wall
+ * decodes/s and cores busy (process CPU / wall: at most threads x 1 when locked), medians,
+ * and the resident memory one private runner added.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -26,6 +33,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "asr/asr_int.h"
 #include "asr/whisper/decode.h"
 #include "asr/whisper/simul.h"
 #include "asr/whisper/forward_int.h"
@@ -222,10 +230,125 @@ static void print_pair(const char *what, int n, figures *f, int rounds)
     fflush(stdout);
 }
 
+/* ---- --la: whole-buffer decodes, locked shared run state vs private runners ------------ */
+
+typedef struct la_lane {
+    sotto_asr *asr;
+    asr_runner *r; /* private */
+    const float *pcm;
+    size_t n;
+    int private_runner, rc;
+    pthread_barrier_t *start;
+} la_lane;
+
+static void *la_main(void *arg)
+{
+    la_lane *l = arg;
+    static const asr_decode greedy = ASR_DECODE_GREEDY;
+    sotto_asr_call call = {.word_timestamps = 1};
+    sotto_transcript t;
+    sotto_transcript_init(&t);
+    pthread_barrier_wait(l->start);
+    l->rc = l->private_runner ? asr_runner_decode(l->r, l->pcm, l->n, 0, &call, &greedy, &t)
+                              : asr_transcribe_decode(l->asr, l->pcm, l->n, 0, &call, &greedy, &t);
+    sotto_transcript_free(&t);
+    return NULL;
+}
+
+/* Resident set size in MB (/proc/self/statm), 0 if unknown. */
+static double rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+            res = 0;
+        fclose(f);
+    }
+    return (double)res * 4096.0 / 1e6;
+}
+
+static int la_bench(const char *path, int threads, const char *list, int rounds)
+{
+    sotto_asr_options o;
+    sotto_asr_options_init(&o);
+    o.model_path = path;
+    o.language = "en";
+    o.n_threads = threads;
+    sotto_asr *asr = NULL;
+    int rc = sotto_asr_new("whisper", &o, &asr);
+    if (rc)
+        return rc;
+    printf("--la: model %s, %d threads per decode, %d rounds, medians; one greedy 3 s decode per stream\n", path,
+           threads, rounds);
+    const size_t n_pcm = 3 * 16000;
+    for (const char *p = list; !rc && *p;) {
+        char *end = NULL;
+        long nl = strtol(p, &end, 10);
+        if (end == p || nl < 1 || nl > MAX_STREAMS || (*end && *end != ',')) {
+            fprintf(stderr, "whisper_streams_bench: -n wants stream counts 1 .. %d, comma-separated\n", MAX_STREAMS);
+            rc = 2;
+            break;
+        }
+        const int n = (int)nl;
+        p = *end == ',' ? end + 1 : end;
+        la_lane ln[MAX_STREAMS];
+        memset(ln, 0, sizeof ln);
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, (unsigned)n);
+        double rss0 = rss_mb(), rss1 = rss0;
+        int n_private = 0;
+        for (int i = 0; !rc && i < n; i++) {
+            ln[i] = (la_lane){.asr = asr, .n = n_pcm, .start = &start};
+            ln[i].pcm = make_audio(n_pcm, 200 + (uint64_t)i);
+            rc = ln[i].pcm ? asr_runner_new(asr, &ln[i].r) : SOTTO_ENOMEM;
+            n_private += asr_runner_private(ln[i].r);
+        }
+        double cpu[2][MAX_ROUNDS], rate[2][MAX_ROUNDS], cores[2][MAX_ROUNDS];
+        for (int r = 0; !rc && r < rounds; r++)
+            for (int k = 0; !rc && k < 2; k++) {
+                int priv = (r + k) % 2; /* alternate which mode goes first */
+                pthread_t th[MAX_STREAMS];
+                if (r == 0 && priv) /* the locked run went first: weights are resident */
+                    rss0 = rss_mb();
+                double c0 = cpu_s(), w0 = now_s();
+                for (int i = 0; i < n; i++) {
+                    ln[i].private_runner = priv;
+                    pthread_create(&th[i], NULL, la_main, &ln[i]);
+                }
+                for (int i = 0; i < n; i++)
+                    pthread_join(th[i], NULL);
+                double w = now_s() - w0;
+                cpu[priv][r] = (cpu_s() - c0) / n;
+                rate[priv][r] = w > 0 ? n / w : 0;
+                cores[priv][r] = w > 0 ? cpu[priv][r] * n / w : 0; /* CPU busy at once */
+                for (int i = 0; i < n; i++)
+                    rc = rc ? rc : ln[i].rc;
+                if (r == 0 && priv)
+                    rss1 = rss_mb();
+            }
+        for (int b = 0; !rc && b < 2; b++)
+            printf("la    N=%d %-8s  CPU/decode %6.2f s  wall %6.2f decodes/s  cores busy %.2f%s\n", n,
+                   b ? "private" : "locked", median(cpu[b], rounds), median(rate[b], rounds), median(cores[b], rounds),
+                   b ? "" : "  (shared run state)");
+        if (!rc)
+            printf("la    N=%d private runners %d, resident +%.0f MB in their first decodes (%.0f MB each)\n", n,
+                   n_private, rss1 - rss0, n_private ? (rss1 - rss0) / n_private : 0.0);
+        fflush(stdout);
+        for (int i = 0; i < n; i++) {
+            asr_runner_free(ln[i].r);
+            free((void *)ln[i].pcm);
+        }
+        pthread_barrier_destroy(&start);
+    }
+    sotto_asr_free(asr);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL, *list = "1,2,4";
-    int threads = 2, rounds = 3, n_steps = 0, do_simul = 1;
+    int threads = 2, rounds = 3, n_steps = 0, do_simul = 1, do_la = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
@@ -237,17 +360,25 @@ int main(int argc, char **argv)
             n_steps = (int)strtol(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--no-simul"))
             do_simul = 0;
+        else if (!strcmp(argv[i], "--la"))
+            do_la = 1;
         else if (argv[i][0] != '-' && !path)
             path = argv[i];
         else {
             fprintf(stderr, "usage: whisper_streams_bench MODEL [-t THREADS] [-n 1,2,4] [-r ROUNDS] [-s STEPS] "
-                            "[--no-simul]\n");
+                            "[--no-simul] [--la]\n");
             return 2;
         }
     }
     if (!path || rounds < 1 || rounds > MAX_ROUNDS || threads < 1) {
         fprintf(stderr, "whisper_streams_bench: need a model file; 1 <= rounds <= %d\n", MAX_ROUNDS);
         return 2;
+    }
+    if (do_la) {
+        int rc = la_bench(path, threads, list, rounds);
+        if (rc && rc != 2)
+            fprintf(stderr, "whisper_streams_bench: %s\n", sotto_last_error());
+        return rc ? 1 : 0;
     }
     whisper_model *m = NULL;
     whisper_tokenizer *tk = NULL;

@@ -5,7 +5,8 @@
  * Owns: the model-file checks (probe and create), PocketSphinx's logging (silenced; its
  * last error is kept per thread for our messages), decoder configuration, the float ->
  * int16 conversion, and turning a decoded utterance into one sotto_segment with word
- * times and posteriors. Streaming lives in sphinx_stream.c.
+ * times and posteriors. Streaming (and the pool of stream decoders) lives in
+ * sphinx_stream.c.
  * Does not: split long input into utterances (the pipeline does), or recognize any
  * language but English.
  */
@@ -202,8 +203,14 @@ static int sphinx_create(const sotto_asr_options *opts, void **state, char *mode
                          missing);
     }
     st->want_words = opts->word_timestamps;
+    rc = sphinx_pool_init(&st->pool);
+    if (rc < 0) {
+        free(st);
+        return rc;
+    }
     rc = sphinx_decoder_new(st, 0, &st->ps);
     if (rc < 0) {
+        sphinx_pool_free(&st->pool);
         free(st);
         return rc;
     }
@@ -220,6 +227,7 @@ static void sphinx_destroy(void *state)
     sphinx_state *st = state;
     if (!st)
         return;
+    sphinx_pool_free(&st->pool);
     ps_free(st->ps);
     free(st);
 }
@@ -436,4 +444,5 @@ const asr_backend asr_backend_sphinx = {
     .stream_take_finals = sphinx_stream_take_finals,
     .stream_partial_words = sphinx_stream_partial_words,
     .stream_transcribe = sphinx_stream_transcribe,
+    .stream_warm = sphinx_stream_warm,
 };

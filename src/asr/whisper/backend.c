@@ -9,7 +9,16 @@
  * buffer-and-redecode stream calls transcribe. The align_att hooks (simul_*) are
  * simul.c's: each simul object has its own run state; the recognizer's simul_run is the
  * step batcher they share (batcher.c).
+ * Private runners (runner_*, asr_runner in asr_int.h): a whisper_runner per caller (a
+ * local_agreement stream), made like the shared one (same model, tokenizer, threads and
+ * slots), so whole-buffer calls of different streams run in parallel with identical
+ * results. Cost of one (tiny, default beam 5 = 10 slots; sizes in transcribe.h): ~140 MB
+ * allocated, of which greedy live updates make ~60 MB resident (measured, tiny q8_0:
+ * state, one cache, scratch rows used); calloc'ed pages never touched cost nothing. At most 2 x cores (private_runner_cap)
+ * live per recognizer: past that a caller shares the locked runner (no gain from more run
+ * states than cores: the compute pool runs one parallel job at a time, nn/pool.c).
  */
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,7 +33,15 @@ typedef struct whisper_backend {
     whisper_runner *run;
     const sotto_asr_options *opts; /* asr.c's copy, valid for the recognizer's life */
     whisper_simul_run *simul_run;  /* align_att: the step batcher of all simul objects (simul.c) */
+    atomic_int n_private;          /* private runners alive (runner_new / runner_free) */
+    int max_private;               /* cap on n_private: private_runner_cap() */
 } whisper_backend;
+
+/* A caller's own whole-buffer run state (see the file comment). */
+typedef struct whisper_private_runner {
+    whisper_backend *b;
+    whisper_runner *run;
+} whisper_private_runner;
 
 static void whisper_probe(sotto_asr_backend_info *info)
 {
@@ -52,6 +69,15 @@ static int n_threads_of(const sotto_asr_options *opts)
     return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
+/* Private runners per recognizer: two per core (a stream's runner idles between its
+ * updates, so a few more than cores keep the cores busy), at least 2. */
+static int private_runner_cap(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    n = n < 1 ? 1 : n > 64 ? 64 : n;
+    return 2 * (int)n;
+}
+
 static int whisper_create(const sotto_asr_options *opts, void **state, char *model_name, size_t model_name_size)
 {
     if (!opts->model_path || !*opts->model_path)
@@ -63,6 +89,8 @@ static int whisper_create(const sotto_asr_options *opts, void **state, char *mod
     if (!b)
         return error_set(SOTTO_ENOMEM, "out of memory creating the whisper backend");
     b->opts = opts;
+    atomic_init(&b->n_private, 0);
+    b->max_private = private_runner_cap();
     int lang = 0;
     int rc = whisper_model_load(opts->model_path, &b->model);
     if (!rc)
@@ -86,6 +114,45 @@ static int whisper_backend_transcribe(void *state, const sotto_asr_options *o, c
 {
     whisper_backend *b = state;
     return whisper_transcribe(b->run, o, pcm, n, t_offset, out);
+}
+
+/* 0 with *runner NULL past the cap: the caller then shares b->run under asr.c's lock. */
+static int whisper_backend_runner_new(void *state, void **runner)
+{
+    whisper_backend *b = state;
+    *runner = NULL;
+    if (atomic_fetch_add(&b->n_private, 1) >= b->max_private) {
+        atomic_fetch_sub(&b->n_private, 1);
+        return 0;
+    }
+    whisper_private_runner *p = calloc(1, sizeof *p);
+    int rc = p ? whisper_runner_new(b->model, b->tk, n_threads_of(b->opts), whisper_runner_slots(b->opts), &p->run)
+               : error_set(SOTTO_ENOMEM, "out of memory (whisper run state)");
+    if (rc < 0) {
+        free(p);
+        atomic_fetch_sub(&b->n_private, 1);
+        return rc;
+    }
+    p->b = b;
+    *runner = p;
+    return 0;
+}
+
+static void whisper_backend_runner_free(void *runner)
+{
+    whisper_private_runner *p = runner;
+    if (!p)
+        return;
+    whisper_runner_free(p->run);
+    atomic_fetch_sub(&p->b->n_private, 1);
+    free(p);
+}
+
+static int whisper_backend_runner_transcribe(void *runner, const sotto_asr_options *o, const float *pcm,
+                                             size_t n, double t_offset, sotto_transcript *out)
+{
+    whisper_private_runner *p = runner;
+    return whisper_transcribe(p->run, o, pcm, n, t_offset, out);
 }
 
 /* align_att (simul.c): asr.c serializes simul_new only (it creates the shared simul_run on
@@ -133,4 +200,7 @@ const asr_backend asr_backend_whisper = {
     .simul_update = whisper_backend_simul_update,
     .simul_drop = whisper_backend_simul_drop,
     .simul_reset = whisper_backend_simul_reset,
+    .runner_new = whisper_backend_runner_new,
+    .runner_free = whisper_backend_runner_free,
+    .runner_transcribe = whisper_backend_runner_transcribe,
 };

@@ -8,6 +8,14 @@
  * openai-whisper's transcribe() does and appends segments to a transcript.
  * Ownership: the runner borrows the model and tokenizer (they must outlive it);
  * whisper_runner_free() frees the rest.
+ * Memory of one runner (whisper_runner_new + whisper_state_new), with the default beam 5 /
+ * best_of 5 (10 slots): whisper_state ~48 MB for tiny (q8_0/f16: f16 cross K/V), ~71 MB
+ * for base; each slot's cache n_text_layer x n_text_ctx x n_text_state x 2 floats (5.5 MB
+ * tiny, 11 MB base); attention scratch 32 MiB; mel + logits ~3 MB. In all ~140 MB tiny,
+ * ~216 MB base allocated; calloc'ed pages cost nothing until touched, so a greedy decode
+ * with word timestamps makes resident only the state, one cache's used rows and the
+ * scratch rows used (tools/whisper_streams_bench --la: ~60 MB for tiny q8_0). A recognizer has one
+ * shared runner (backend.c); local_agreement streams may own private ones (asr_runner).
  */
 #ifndef SOTTO_WHISPER_TRANSCRIBE_H
 #define SOTTO_WHISPER_TRANSCRIBE_H
