@@ -263,10 +263,14 @@ void stream_emit(sotto_stream *s, const sotto_stream_event *ev)
 {
     if (s->on_event)
         s->on_event(s->user, ev);
+    if (s->slotted)
+        stream_slot_progress();
 }
 
 void stream_count_call(sotto_stream *s, double compute_s)
 {
+    if (s->slotted)
+        stream_slot_progress();
     pthread_mutex_lock(&s->lock);
     s->st.updates++;
     s->st.compute_s += compute_s;

@@ -132,6 +132,7 @@ struct sotto_stream {
     double behind_s;     /* threaded: audio that waited when the worker took its batch
                             (the batch included), 0 once caught up; written by the worker
                             under lock, read by it and by the stats (under lock) */
+    int slotted;         /* threaded: the worker holds a compute slot (worker.c) */
     char *last_partial;  /* "" when none shown */
     int done;            /* finish processed */
 
@@ -161,6 +162,9 @@ int stream_emit_final(sotto_stream *s, const sotto_word *w, size_t n, const char
 int stream_emit_partial(sotto_stream *s, const char *text, double start, double end);
 /* Count one recognizer call of compute_s seconds (stats, under lock). */
 void stream_count_call(sotto_stream *s, double compute_s);
+/* A compute slot's holder made progress (a recognizer call or an event delivered): only a
+ * holder that makes none for SLOT_STALL_S lets waiters run over the limit (worker.c). */
+void stream_slot_progress(void);
 /* Drop the first n samples of the policy's buffer. */
 void stream_buf_drop(sotto_stream *s, size_t n);
 
