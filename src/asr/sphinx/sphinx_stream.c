@@ -330,10 +330,11 @@ int sphinx_stream_partial_words(void *stream, sotto_transcript *out)
  * already fed (or never will be). sphinxbase turns a decoder's CMN to live for good at its
  * first live frames, so this pass normalizes with the stream's running estimate, not the
  * buffer's own mean. Forcing batch CMN for the pass (type set to batch, the live state put
- * back after it) scored better (60 s bench stream 1.1% against 3.4%; 30 fixture
- * utterances from 48 kHz 5.17% against 6.55%) but left the live decoder several times
- * slower afterwards (20 shedding streams: 0.12-0.14 CPU s per audio s against 0.094), so
- * some state it did not restore matters; not used until that is understood. */
+ * back after it) was tried: the 30 fixture utterances as one stream 5.52% either way at
+ * 16 kHz, 5.17% against 6.55% resampled from 48 kHz, but the e2e 48 kHz stream two words
+ * worse and the 60 s bench stream within its run-to-run spread (1.1-3.4%): not adopted on
+ * that evidence. (A 20-stream slowdown first blamed on it was the compute slots'
+ * give-way, src/stream/worker.c.) */
 int sphinx_stream_transcribe(void *stream, const sotto_asr_options *o, const float *pcm, size_t n,
                              double t_offset, sotto_transcript *out)
 {
