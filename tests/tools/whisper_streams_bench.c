@@ -241,6 +241,20 @@ typedef struct la_lane {
     pthread_barrier_t *start;
 } la_lane;
 
+/* The next stream count of -n's comma-separated list at *p (advanced past it), or -1 with
+ * a message when it is not a number in 1 .. MAX_STREAMS. */
+static int next_count(const char **p)
+{
+    char *end = NULL;
+    long n = strtol(*p, &end, 10);
+    if (end == *p || n < 1 || n > MAX_STREAMS || (*end && *end != ',')) {
+        fprintf(stderr, "whisper_streams_bench: -n wants stream counts 1 .. %d, comma-separated\n", MAX_STREAMS);
+        return -1;
+    }
+    *p = *end == ',' ? end + 1 : end;
+    return (int)n;
+}
+
 static void *la_main(void *arg)
 {
     la_lane *l = arg;
@@ -283,15 +297,11 @@ static int la_bench(const char *path, int threads, const char *list, int rounds)
            threads, rounds);
     const size_t n_pcm = 3 * 16000;
     for (const char *p = list; !rc && *p;) {
-        char *end = NULL;
-        long nl = strtol(p, &end, 10);
-        if (end == p || nl < 1 || nl > MAX_STREAMS || (*end && *end != ',')) {
-            fprintf(stderr, "whisper_streams_bench: -n wants stream counts 1 .. %d, comma-separated\n", MAX_STREAMS);
+        int n = next_count(&p);
+        if (n < 0) {
             rc = 2;
             break;
         }
-        const int n = (int)nl;
-        p = *end == ',' ? end + 1 : end;
         la_lane ln[MAX_STREAMS];
         memset(ln, 0, sizeof ln);
         pthread_barrier_t start;
@@ -398,15 +408,11 @@ int main(int argc, char **argv)
     sotto_asr_options_init(&o);
     o.language = "en";
     for (const char *p = list; !rc && *p;) {
-        char *end = NULL;
-        long nl = strtol(p, &end, 10);
-        if (end == p || nl < 1 || nl > MAX_STREAMS || (*end && *end != ',')) {
-            fprintf(stderr, "whisper_streams_bench: -n wants stream counts 1 .. %d, comma-separated\n", MAX_STREAMS);
+        int n = next_count(&p);
+        if (n < 0) {
             rc = 2;
             break;
         }
-        const int n = (int)nl;
-        p = *end == ',' ? end + 1 : end;
         lane ln[MAX_STREAMS];
         memset(ln, 0, sizeof ln);
         whisper_simul_run *run = NULL;
