@@ -87,7 +87,9 @@ open(sys.argv[2],'w').write('\n'.join(e['text'] for e in ev if e['type']=='final
   || fail "48 kHz events: $(head -3 "$TMP/ev48.jsonl")"
 W48=$("$SOTTO" wer --json "$TMP/ref.txt" "$TMP/finals48.txt" | $PY -c "import json,sys; print(json.load(sys.stdin)['wer'])")
 echo "WER 48 kHz f32le stream $W48"
-$PY -c "import sys; assert float(sys.argv[1]) <= float(sys.argv[2]) + 0.05" "$W48" "$W_STREAM" || fail "48 kHz WER $W48"
+# (at most two words more of 38, as above; over the 30 fixture utterances, 290 words, the
+# 48 kHz stream scores 5.17% against 5.52% at 16 kHz: resampling costs nothing there)
+$PY -c "import sys; assert float(sys.argv[1]) <= float(sys.argv[2]) + 0.06" "$W48" "$W_STREAM" || fail "48 kHz WER $W48"
 
 # silence only and noise only: no text at all
 sox -n -r 16000 -c 1 -b 16 "$TMP/silence.wav" trim 0 8

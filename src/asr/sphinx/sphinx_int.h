@@ -69,8 +69,8 @@ const char *sphinx_default_model_dir(void);
 int sphinx_decoder_new(const sphinx_state *st, int live, ps_decoder_t **out);
 
 /* Recognize pcm as one utterance on ps (second pass, best path; CMN over the whole buffer
- * while the decoder's CMN type is batch, as it is until the decoder first streams, then
- * the running estimate: see sphinx_stream_transcribe) and append its segments, times
+ * while the decoder's CMN type is batch, as it is until the decoder first streams:
+ * sphinx_stream_transcribe sets it around its pass) and append its segments, times
  * shifted by t_offset, to out; words: word times too. Used by transcribe and by a
  * stream's whole-utterance pass. */
 int sphinx_decode_whole(ps_decoder_t *ps, const float *pcm, size_t n, double t_offset, int words,

@@ -190,6 +190,7 @@ int sphinx_stream_warm(void *state, int n)
 /* An utterance never flushed would grow the decoder's history without bound: past this
  * many samples the stream ends it by itself (a caller with a VAD flushes far earlier). */
 #define SPHINX_STREAM_MAX_UTT ((uint64_t)SPHINX_RATE * 300)
+#define SPHINX_CMN_MAX 64 /* cepstral vector length saved around a batch pass (13 here) */
 
 typedef struct sphinx_stream {
     sphinx_state *st;        /* the recognizer, whose pool gets ps back */
@@ -325,21 +326,38 @@ int sphinx_stream_partial_words(void *stream, sotto_transcript *out)
                           (size_t)(s->n_total - s->utt_start), 1, out);
 }
 
-/* Whole-buffer recognition on this stream's decoder (between utterances), without the
- * recognizer's shared decoder. The stream's sample count does not move: this audio was
- * already fed (or never will be). sphinxbase turns a decoder's CMN to live for good at its
- * first live frames, so this pass normalizes with the stream's running estimate, not the
- * buffer's own mean. Forcing batch CMN for the pass (type set to batch, the live state put
- * back after it) was tried: the 30 fixture utterances as one stream 5.52% either way at
- * 16 kHz, 5.17% against 6.55% resampled from 48 kHz, but the e2e 48 kHz stream two words
- * worse and the 60 s bench stream within its run-to-run spread (1.1-3.4%): not adopted on
- * that evidence. (A 20-stream slowdown first blamed on it was the compute slots'
- * give-way, src/stream/worker.c.) */
+/* Whole-buffer recognition on this stream's decoder (between utterances): the same
+ * batch-CMN pass as sphinx_transcribe, without the recognizer's shared decoder. The
+ * stream's sample count does not move: this audio was already fed (or never will be).
+ * sphinxbase turns a decoder's CMN to live for good at its first live frames, and a batch
+ * pass writes its mean over the live estimate, so the pass sets the type to batch and puts
+ * the live state back afterwards. So the pass depends only on the utterance's audio, not on
+ * how the worker's batches happened to split it (the live estimate does): with the
+ * running estimate the e2e stream's 48 kHz run read 2 to 6 words of 38 wrong from one
+ * run to the next under load. Finals WER, batch CMN against the live estimate: the 30
+ * fixture utterances as one stream (`sotto listen`, 290 words) 5.52% / 5.52% at 16 kHz,
+ * 5.17% / 6.55% resampled from 48 kHz; 60 s bench stream 1.1-2.2% / 1.1-3.4%. */
 int sphinx_stream_transcribe(void *stream, const sotto_asr_options *o, const float *pcm, size_t n,
                              double t_offset, sotto_transcript *out)
 {
     sphinx_stream *s = stream;
     if (s->in_utt)
         return error_set(SOTTO_EINVAL, "sphinx: a whole-buffer pass inside a streamed utterance");
-    return sphinx_decode_whole(s->ps, pcm, n, t_offset, o->word_timestamps, out);
+    feat_t *feat = ps_get_feat(s->ps);
+    cmn_t *cmn = decoder_cmn(s->ps);
+    mfcc_t mean[SPHINX_CMN_MAX], sum[SPHINX_CMN_MAX];
+    if (!cmn || cmn->veclen <= 0 || cmn->veclen > SPHINX_CMN_MAX)
+        return sphinx_decode_whole(s->ps, pcm, n, t_offset, o->word_timestamps, out);
+    size_t bytes = (size_t)cmn->veclen * sizeof(mfcc_t);
+    memcpy(mean, cmn->cmn_mean, bytes);
+    memcpy(sum, cmn->sum, bytes);
+    int32 nframe = cmn->nframe;
+    cmn_type_t type = feat->cmn;
+    feat->cmn = CMN_BATCH;
+    int rc = sphinx_decode_whole(s->ps, pcm, n, t_offset, o->word_timestamps, out);
+    feat->cmn = type;
+    memcpy(cmn->cmn_mean, mean, bytes);
+    memcpy(cmn->sum, sum, bytes);
+    cmn->nframe = nframe;
+    return rc;
 }
