@@ -134,9 +134,10 @@ static char *trace_stream(void *stream, const float *pcm, size_t n, uint64_t t0)
     return s;
 }
 
-/* What a stream session on B says: a whole-buffer pass over B first (a new decoder
- * normalizes it by B's own mean, one that streamed before by its running estimate), then
- * B streamed. t0: samples the stream was fed before. Caller frees. */
+/* What a stream session on B says: a whole-buffer pass over B first (batch CMN over B:
+ * sphinx_stream_transcribe sets it and puts the live state back), then B streamed (from
+ * the decoder's running estimate, which a reset must restore). t0: samples the stream was
+ * fed before. Caller frees. */
 static char *trace_session(void *stream, const float *b, size_t n_b, uint64_t t0)
 {
     sotto_asr_options o;
@@ -158,8 +159,8 @@ static char *trace_session(void *stream, const float *b, size_t n_b, uint64_t t0
     return s;
 }
 
-/* Utterance A (another voice and other words) goes through a stream's live decoder and
- * then a whole-buffer pass on it (batch CMN, which overwrites the running mean). */
+/* Utterance A (another voice and other words) goes through a stream's live decoder, which
+ * moves its running estimate, and then a whole-buffer pass on it. */
 static void decode_other_audio(void *stream, const float *a, size_t n_a)
 {
     char *ta = trace_stream(stream, a, n_a, 0);
