@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "check_audio.h"
 #include "sotto/audio.h"
 #include "sotto/error.h"
 
@@ -22,15 +23,6 @@
  * long-input test measure what the reader really holds. Unused without ASan. */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "quarantine_size_mb=4"; }
-
-static const char *fx(const char *name)
-{
-    static char path[8][1024];
-    static int slot;
-    char *p = path[slot++ % 8];
-    snprintf(p, sizeof path[0], "%s/%s", check_fixtures_dir(), name);
-    return p;
-}
 
 static double wav_seconds(const char *name);
 
@@ -73,8 +65,8 @@ static void check_format(const char *name, const sotto_audio_options *opts, doub
                          double max_len_diff)
 {
     size_t n_ref, n;
-    float *ref = load_ok(fx("fmt_s16.wav"), NULL, &n_ref);
-    float *pcm = load_ok(fx(name), opts, &n);
+    float *ref = load_ok(check_fixture_path("fmt_s16.wav"), NULL, &n_ref);
+    float *pcm = load_ok(check_fixture_path(name), opts, &n);
     int lag = 0;
     double ncc = best_ncc(ref, n_ref, pcm, n, 800, &lag);
     double len_diff = fabs((double)n - (double)n_ref) / SOTTO_SAMPLE_RATE;
@@ -143,14 +135,14 @@ TEST(describe_and_duration)
     double seconds = wav_seconds("fmt_s16.wav");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sotto_audio *a;
-        ASSERT_OK(sotto_audio_open(fx(cases[i].file), NULL, &a));
+        ASSERT_OK(sotto_audio_open(check_fixture_path(cases[i].file), NULL, &a));
         ASSERT_STR_EQ(sotto_audio_describe(a), cases[i].desc);
         ASSERT_NEAR(sotto_audio_duration(a), seconds + cases[i].duration, 0.06);
         sotto_audio_close(a);
     }
     sotto_audio_options o = {SOTTO_RAW_S16LE, 48000, 2};
     sotto_audio *a;
-    ASSERT_OK(sotto_audio_open(fx("fmt_48k_stereo.s16le"), &o, &a));
+    ASSERT_OK(sotto_audio_open(check_fixture_path("fmt_48k_stereo.s16le"), &o, &a));
     ASSERT_STR_EQ(sotto_audio_describe(a), "raw s16le, 48000 Hz, 2 ch");
     ASSERT_NEAR(sotto_audio_duration(a), seconds, 0.001);
     sotto_audio_close(a);
@@ -170,20 +162,32 @@ static void expect_open_error(const char *path, const sotto_audio_options *opts,
     ASSERT_STR_EQ(sotto_last_error(), msg);
 }
 
+/* Open path (which must open) and read until a read fails or the audio ends; returns
+ * that last read's code (0: a clean end), *total the samples read before it. The reader
+ * stays open in *a: the caller closes it. */
+static int read_to_end(const char *path, sotto_audio **a, size_t *total)
+{
+    ASSERT_OK(sotto_audio_open(path, NULL, a));
+    float buf[4096];
+    size_t got;
+    int rc;
+    *total = 0;
+    while ((rc = sotto_audio_read(*a, buf, 4096, &got)) == 0 && got > 0)
+        *total += got;
+    return rc;
+}
+
 /* Opens fine, then the read that reaches the end fails (after the held audio). */
 static void expect_read_error(const char *path, int code, const char *msg, size_t min_samples)
 {
     sotto_audio *a;
-    ASSERT_OK(sotto_audio_open(path, NULL, &a));
-    float buf[4096];
-    size_t got, total = 0;
-    int rc;
-    while ((rc = sotto_audio_read(a, buf, 4096, &got)) == 0 && got > 0)
-        total += got;
-    ASSERT_EQ(rc, code);
+    size_t total;
+    ASSERT_EQ(read_to_end(path, &a, &total), code);
     ASSERT_STR_EQ(sotto_last_error(), msg);
     ASSERT_TRUE(total >= min_samples);
     /* sticky: the next read fails the same way */
+    float buf[4096];
+    size_t got;
     ASSERT_EQ(sotto_audio_read(a, buf, 4096, &got), code);
     ASSERT_STR_EQ(sotto_last_error(), msg);
     sotto_audio_close(a);
@@ -192,11 +196,18 @@ static void expect_read_error(const char *path, int code, const char *msg, size_
 static char expect[1024];
 #define MSG(...) (snprintf(expect, sizeof expect, __VA_ARGS__), expect)
 
+/* Opening fixture name fails with code and the message "'<its path>' <what>". */
+static void expect_fixture_error(const char *name, int code, const char *what)
+{
+    const char *p = check_fixture_path(name);
+    expect_open_error(p, NULL, code, MSG("'%s' %s", p, what));
+}
+
 /* Seconds in a 16 kHz mono 16-bit WAV fixture, from its data chunk: the fixtures are
  * synthesized, so lengths are derived here rather than written into the tests. */
 static double wav_seconds(const char *name)
 {
-    FILE *f = fopen(fx(name), "rb");
+    FILE *f = fopen(check_fixture_path(name), "rb");
     ASSERT_TRUE(f != NULL);
     unsigned char h[4096];
     size_t n = fread(h, 1, sizeof h, f);
@@ -217,13 +228,8 @@ static void expect_truncated(const char *path, const char *shown, double promise
                              double tol, size_t min_samples)
 {
     sotto_audio *a;
-    ASSERT_OK(sotto_audio_open(path, NULL, &a));
-    float buf[4096];
-    size_t got, total = 0;
-    int rc;
-    while ((rc = sotto_audio_read(a, buf, 4096, &got)) == 0 && got > 0)
-        total += got;
-    ASSERT_EQ(rc, SOTTO_EFORMAT);
+    size_t total;
+    ASSERT_EQ(read_to_end(path, &a, &total), SOTTO_EFORMAT);
     char prefix[600];
     snprintf(prefix, sizeof prefix, "'%s' is truncated: its header promises ", shown);
     const char *msg = sotto_last_error();
@@ -233,13 +239,15 @@ static void expect_truncated(const char *path, const char *shown, double promise
     ASSERT_NEAR(p, promised, tol);
     ASSERT_NEAR(h, holds, tol);
     ASSERT_TRUE(total >= min_samples);
+    float buf[4096];
+    size_t got;
     ASSERT_EQ(sotto_audio_read(a, buf, 4096, &got), SOTTO_EFORMAT); /* sticky */
     sotto_audio_close(a);
 }
 
 TEST(bad_missing_file)
 {
-    const char *p = fx("no_such_file.wav");
+    const char *p = check_fixture_path("no_such_file.wav");
     expect_open_error(p, NULL, SOTTO_ENOENT, MSG("cannot open '%s': no such file", p));
 }
 
@@ -281,8 +289,7 @@ TEST(bad_permission_denied)
 
 TEST(bad_empty_file)
 {
-    const char *p = fx("bad_empty.wav");
-    expect_open_error(p, NULL, SOTTO_EFORMAT, MSG("'%s' is empty", p));
+    expect_fixture_error("bad_empty.wav", SOTTO_EFORMAT, "is empty");
     sotto_audio *a;
     ASSERT_EQ(sotto_audio_open_memory("", 0, "mem.wav", NULL, &a), SOTTO_EFORMAT);
     ASSERT_STR_EQ(sotto_last_error(), "'mem.wav' is empty");
@@ -290,33 +297,31 @@ TEST(bad_empty_file)
 
 TEST(bad_random_bytes)
 {
-    const char *p = fx("bad_random.bin");
-    expect_open_error(p, NULL, SOTTO_EFORMAT, MSG("'%s' is not a recognized audio file", p));
+    expect_fixture_error("bad_random.bin", SOTTO_EFORMAT, "is not a recognized audio file");
 }
 
 TEST(bad_text_file)
 {
-    const char *p = fx("bad_text.txt");
-    expect_open_error(p, NULL, SOTTO_EFORMAT, MSG("'%s' is not a recognized audio file", p));
+    expect_fixture_error("bad_text.txt", SOTTO_EFORMAT, "is not a recognized audio file");
 }
 
 TEST(bad_truncated_wav)
 {
-    const char *p = fx("bad_truncated.wav");
+    const char *p = check_fixture_path("bad_truncated.wav");
     /* the first 20000 bytes: a 44-byte header and 9978 samples */
     expect_truncated(p, p, wav_seconds("fmt_s16.wav"), 9978 / 16000.0, 0.006, 9900);
 }
 
 TEST(bad_lying_size_wav)
 {
-    const char *p = fx("bad_lying_size.wav");
+    const char *p = check_fixture_path("bad_lying_size.wav");
     double real = wav_seconds("fmt_s16.wav"); /* its header claims ten times the data */
     expect_truncated(p, p, 10 * real, real, 0.006, (size_t)(real * 16000) - 100);
 }
 
 TEST(bad_truncated_mp3)
 {
-    const char *p = fx("bad_truncated.mp3");
+    const char *p = check_fixture_path("bad_truncated.mp3");
     /* the first 3000 bytes of a 64 kbit/s MP3: ~0.3 s; the Xing header states the length */
     expect_truncated(p, p, wav_seconds("fmt_s16.wav") + 0.1, 0.29, 0.12, 4000);
 }
@@ -326,7 +331,7 @@ static const char *cut_fixture(const char *name, size_t n)
 {
     static char out[512];
     snprintf(out, sizeof out, "%s/cut_%s", check_tmpdir(), name);
-    FILE *in = fopen(fx(name), "rb"), *o = fopen(out, "wb");
+    FILE *in = fopen(check_fixture_path(name), "rb"), *o = fopen(out, "wb");
     ASSERT_TRUE(in && o);
     char buf[4096];
     size_t got;
@@ -344,11 +349,8 @@ TEST(bad_truncated_flac)
     const char *p = cut_fixture("fmt.flac", 20000);
     /* how much audio 20000 FLAC bytes hold depends on the speech; at least 1 s here */
     sotto_audio *a;
-    ASSERT_OK(sotto_audio_open(p, NULL, &a));
-    float buf[4096];
-    size_t got, total = 0;
-    while (sotto_audio_read(a, buf, 4096, &got) == 0 && got > 0)
-        total += got;
+    size_t total;
+    read_to_end(p, &a, &total);
     sotto_audio_close(a);
     expect_truncated(p, p, wav_seconds("fmt_s16.wav"), total / 16000.0, 0.006, 16000);
 }
@@ -361,27 +363,26 @@ TEST(bad_truncated_inside_header)
 
 TEST(bad_zero_channels)
 {
-    const char *p = fx("bad_zero_channels.wav");
-    expect_open_error(p, NULL, SOTTO_EFORMAT, MSG("'%s' has an invalid header: 0 channels", p));
+    expect_fixture_error("bad_zero_channels.wav", SOTTO_EFORMAT,
+                         "has an invalid header: 0 channels");
 }
 
 TEST(bad_zero_rate)
 {
-    const char *p = fx("bad_zero_rate.wav");
-    expect_open_error(p, NULL, SOTTO_EFORMAT, MSG("'%s' has an invalid header: sample rate 0 Hz", p));
+    expect_fixture_error("bad_zero_rate.wav", SOTTO_EFORMAT,
+                         "has an invalid header: sample rate 0 Hz");
 }
 
 TEST(bad_video_without_audio)
 {
-    const char *p = fx("video_no_audio.mp4");
-    expect_open_error(p, NULL, SOTTO_ENOAUDIO, MSG("'%s' has no audio track", p));
+    expect_fixture_error("video_no_audio.mp4", SOTTO_ENOAUDIO, "has no audio track");
 }
 
 /* A WAV whose format tag no FFmpeg decoder knows. */
 TEST(bad_unsupported_codec)
 {
     size_t n;
-    float *pcm = load_ok(fx("fmt_s16.wav"), NULL, &n);
+    float *pcm = load_ok(check_fixture_path("fmt_s16.wav"), NULL, &n);
     char path[512];
     snprintf(path, sizeof path, "%s/codec.wav", check_tmpdir());
     ASSERT_OK(sotto_audio_write_wav(path, pcm, n, 16000));
@@ -414,14 +415,14 @@ TEST(bad_sample_rate_out_of_range)
 TEST(short_audio_is_not_an_error)
 {
     size_t n;
-    float *pcm = load_ok(fx("short_50ms.wav"), NULL, &n);
+    float *pcm = load_ok(check_fixture_path("short_50ms.wav"), NULL, &n);
     ASSERT_EQ(n, 800);
     float peak = 0;
     for (size_t i = 0; i < n; i++)
         peak = fabsf(pcm[i]) > peak ? fabsf(pcm[i]) : peak;
     ASSERT_NEAR(peak, 0.1, 0.01);
     free(pcm);
-    pcm = load_ok(fx("silence_5s.wav"), NULL, &n);
+    pcm = load_ok(check_fixture_path("silence_5s.wav"), NULL, &n);
     ASSERT_EQ(n, 80000);
     free(pcm);
 }
@@ -429,7 +430,7 @@ TEST(short_audio_is_not_an_error)
 TEST(bad_raw_options)
 {
     sotto_audio_options o = {SOTTO_RAW_S16LE, 0, 1};
-    const char *p = fx("fmt.s16le");
+    const char *p = check_fixture_path("fmt.s16le");
     expect_open_error(p, &o, SOTTO_EINVAL,
                       MSG("raw input '%s' needs a sample rate from 1000 to 768000 Hz (got 0)", p));
     o.raw_rate = 16000;
@@ -528,8 +529,8 @@ static void check_stdin_matches(const char *name, const sotto_audio_options *opt
 {
     size_t n_file, n_in;
     double dur;
-    float *a = load_ok(fx(name), opts, &n_file);
-    float *b = load_stdin(fx(name), opts, as_pipe, &n_in, &dur);
+    float *a = load_ok(check_fixture_path(name), opts, &n_file);
+    float *b = load_stdin(check_fixture_path(name), opts, as_pipe, &n_in, &dur);
     /* From a pipe the MP3 demuxer cannot find the LAME tag's end padding (it reads it
      * from the end of the file), so up to one frame of encoder padding remains. */
     ASSERT_TRUE(n_in >= n_file && n_in - n_file <= (as_pipe ? 1152u : 0u));
@@ -591,7 +592,7 @@ static void restore_stdin(int saved, pid_t pid)
 TEST(stdin_truncated_wav_is_reported)
 {
     pid_t pid;
-    int saved = pipe_file_to_stdin(fx("bad_truncated.wav"), &pid);
+    int saved = pipe_file_to_stdin(check_fixture_path("bad_truncated.wav"), &pid);
     expect_truncated("-", "stdin", wav_seconds("fmt_s16.wav"), 9978 / 16000.0, 0.006, 9900);
     restore_stdin(saved, pid);
 }
@@ -601,7 +602,7 @@ TEST(stdin_truncated_wav_is_reported)
 TEST(stdin_mp4_index_at_end)
 {
     pid_t pid;
-    int saved = pipe_file_to_stdin(fx("fmt_video.mp4"), &pid);
+    int saved = pipe_file_to_stdin(check_fixture_path("fmt_video.mp4"), &pid);
     expect_read_error("-", SOTTO_ENOTSUP,
                       "'stdin' is an MP4 with its index at the end, which cannot be read from a "
                       "pipe: pass it as a file (or remux it with -movflags +faststart)",
@@ -642,8 +643,8 @@ TEST(memory_matches_file)
                            "fmt.opus", "fmt.m4a", "fmt.webm", "fmt_video.mp4", "fmt.flac"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         size_t n_bytes, n_file;
-        uint8_t *bytes = read_file(fx(names[k]), &n_bytes);
-        float *ref = load_ok(fx(names[k]), NULL, &n_file);
+        uint8_t *bytes = read_file(check_fixture_path(names[k]), &n_bytes);
+        float *ref = load_ok(check_fixture_path(names[k]), NULL, &n_file);
         sotto_audio *a;
         ASSERT_OK(sotto_audio_open_memory(bytes, n_bytes, names[k], NULL, &a));
         float buf[3000];
@@ -661,7 +662,7 @@ TEST(memory_matches_file)
     }
     /* errors name the memory buffer */
     size_t n_bytes;
-    uint8_t *bytes = read_file(fx("bad_truncated.wav"), &n_bytes);
+    uint8_t *bytes = read_file(check_fixture_path("bad_truncated.wav"), &n_bytes);
     sotto_audio *a;
     ASSERT_OK(sotto_audio_open_memory(bytes, n_bytes, "upload.wav", NULL, &a));
     float buf[4096];

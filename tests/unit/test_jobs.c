@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "check_audio.h"
 #include "sotto/jobs.h"
 #include "sotto/json.h"
 #include "sotto/sotto.h"
@@ -81,15 +82,6 @@ static const char *make_long_n(int repeats)
 static const char *make_long(void)
 {
     return make_long_n(5);
-}
-
-static double wav_seconds(const char *path)
-{
-    float *pcm = NULL;
-    size_t n = 0;
-    ASSERT_OK(sotto_audio_load(path, NULL, &pcm, &n));
-    free(pcm);
-    return (double)n / SOTTO_SAMPLE_RATE;
 }
 
 static sotto_store *open_store(sotto_user *u)
@@ -220,7 +212,7 @@ TEST(sentence_completes)
     ASSERT_STR_EQ(sotto_json_string(sotto_json_get(js, "text"), ""), text);
     ASSERT_TRUE(sotto_json_len(sotto_json_get(js, "segments")) >= 1);
 
-    double dur = wav_seconds(wav);
+    double dur = check_audio_seconds(wav);
     sotto_json *met = parse(job.metrics_json);
     ASSERT_NEAR(sotto_json_number(sotto_json_get(met, "input_duration_s"), -1), dur, 0.01);
     double rtf = sotto_json_number(sotto_json_get(met, "rtf"), -1);
@@ -456,7 +448,7 @@ TEST(two_workers_six_jobs)
         ASSERT_STR_CONTAINS(job.results_json, i % 2 ? "tomorrow" : "report");
         start_at[i] = job.started_at;
         end_at[i] = job.finished_at;
-        audio += wav_seconds(wav[i % 2]);
+        audio += check_audio_seconds(wav[i % 2]);
         sotto_job_clear(&job);
     }
     /* two jobs ran at the same time */

@@ -233,17 +233,12 @@ TEST(resampler_output_independent_of_chunking)
     ASSERT_EQ(listen_resampler_init(&r, 100), SOTTO_EINVAL);
 }
 
-static sotto_json *parse_buf(const sotto_buf *b)
+/* The final event the JSON tests encode: segment 3 at 1-2 s, in English, with two words
+ * (one with a quote to escape), written into w. */
+static sotto_stream_event sample_final(sotto_word w[2])
 {
-    sotto_json *j = NULL;
-    if (sotto_json_parse(b->data, b->len, NULL, &j) != 0)
-        return NULL;
-    return j;
-}
-
-TEST(events_as_json)
-{
-    sotto_word w[2] = {{" hello", 1.0, 1.4, 0.9f}, {"wor\"ld", 1.5, 2.0, 0.5f}};
+    w[0] = (sotto_word){" hello", 1.0, 1.4, 0.9f};
+    w[1] = (sotto_word){"wor\"ld", 1.5, 2.0, 0.5f};
     sotto_stream_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = SOTTO_STREAM_FINAL;
@@ -254,6 +249,21 @@ TEST(events_as_json)
     ev.words = w;
     ev.n_words = 2;
     ev.language = "en";
+    return ev;
+}
+
+static sotto_json *parse_buf(const sotto_buf *b)
+{
+    sotto_json *j = NULL;
+    if (sotto_json_parse(b->data, b->len, NULL, &j) != 0)
+        return NULL;
+    return j;
+}
+
+TEST(events_as_json)
+{
+    sotto_word w[2];
+    sotto_stream_event ev = sample_final(w);
     sotto_buf b = SOTTO_BUF_INIT;
     ASSERT_OK(sotto_stream_event_json(&ev, 10.0, &b));
     sotto_json *j = parse_buf(&b);
@@ -311,17 +321,8 @@ TEST(events_as_json)
  * both come from sotto_stream_event_json, and clients parse this format. */
 TEST(event_json_exact_bytes)
 {
-    sotto_word w[2] = {{" hello", 1.0, 1.4, 0.9f}, {"wor\"ld", 1.5, 2.0, 0.5f}};
-    sotto_stream_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = SOTTO_STREAM_FINAL;
-    ev.text = "hello wor\"ld";
-    ev.start = 1.0;
-    ev.end = 2.0;
-    ev.segment_id = 3;
-    ev.words = w;
-    ev.n_words = 2;
-    ev.language = "en";
+    sotto_word w[2];
+    sotto_stream_event ev = sample_final(w);
     sotto_buf b = SOTTO_BUF_INIT;
     ASSERT_OK(sotto_stream_event_json(&ev, 10.0, &b));
     ASSERT_STR_EQ(b.data, "{\"type\":\"final\",\"segment_id\":3,\"text\":\"hello wor\\\"ld\",\"start\":11,\"end\":12,"

@@ -1,36 +1,10 @@
 /* test_pipeline.c - batch transcription (reader -> splitter -> PocketSphinx) on the
  * synthesized speech fixtures: timing, silence, WER of a long input, progress, cancel. */
 #include "check.h"
+#include "check_audio.h"
 #include "sotto/error.h"
 #include "sotto/pipeline.h"
 #include "sotto/text.h"
-
-static char *fixture(const char *name)
-{
-    size_t len = strlen(check_fixtures_dir()) + strlen(name) + 2;
-    char *p = malloc(len);
-    ASSERT_TRUE(p);
-    snprintf(p, len, "%s/%s", check_fixtures_dir(), name);
-    return p;
-}
-
-/* Read a fixture's reference text (first line). Caller frees. */
-static char *read_text(const char *name)
-{
-    char *path = fixture(name);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        CHECK_FAIL("cannot open %s", path);
-    char line[1024];
-    ASSERT_TRUE(fgets(line, sizeof line, f) != NULL);
-    fclose(f);
-    free(path);
-    line[strcspn(line, "\r\n")] = '\0';
-    char *s = malloc(strlen(line) + 1);
-    ASSERT_TRUE(s);
-    memcpy(s, line, strlen(line) + 1);
-    return s;
-}
 
 static sotto_asr *sphinx_new(int words)
 {
@@ -57,21 +31,12 @@ static int transcribe_path(sotto_asr *asr, const char *path, const sotto_pipelin
 static int transcribe_fixture(sotto_asr *asr, const char *name, const sotto_pipeline_options *o,
                               sotto_transcript *t)
 {
-    char *path = fixture(name);
-    int rc = transcribe_path(asr, path, o, t);
-    free(path);
-    return rc;
+    return transcribe_path(asr, check_fixture_path(name), o, t);
 }
 
 static double fixture_seconds(const char *name)
 {
-    char *path = fixture(name);
-    float *pcm;
-    size_t n;
-    ASSERT_OK(sotto_audio_load(path, NULL, &pcm, &n));
-    free(path);
-    free(pcm);
-    return (double)n / SOTTO_SAMPLE_RATE;
+    return check_audio_seconds(check_fixture_path(name));
 }
 
 static void check_times_increase(const sotto_transcript *t)
@@ -162,11 +127,8 @@ TEST(six_sentences_concatenated_have_low_wer)
     for (size_t i = 0; i < 6; i++) {
         char file[64];
         snprintf(file, sizeof file, "%s.wav", names[i]);
-        char *path = fixture(file);
-        float *pcm;
         size_t n;
-        ASSERT_OK(sotto_audio_load(path, NULL, &pcm, &n));
-        free(path);
+        float *pcm = check_load_speech(file, &n);
         size_t add = (i ? gap : 0) + n;
         float *p = realloc(all, (n_all + add) * sizeof *p);
         ASSERT_TRUE(p);
@@ -178,7 +140,7 @@ TEST(six_sentences_concatenated_have_low_wer)
         n_all += add;
 
         snprintf(file, sizeof file, "%s.txt", names[i]);
-        char *txt = read_text(file);
+        char *txt = check_fixture_text(file);
         size_t used = strlen(ref);
         snprintf(ref + used, sizeof ref - used, "%s%s", used ? " " : "", txt);
         /* baseline: the recognizer on this sentence alone, no splitter */

@@ -1,13 +1,13 @@
 /* test_sphinx.c - the PocketSphinx backend on synthesized speech: accuracy, word timing,
  * time offsets, silence, native and generic streaming (mid-utterance words too), errors,
  * and its real-time factor. */
-#include <ctype.h>
 #include <time.h>
 
 #include "asr/asr_int.h"
 #include "asr/sphinx/sphinx_int.h"
 #include "base/base_int.h"
 #include "check.h"
+#include "check_audio.h"
 #include "sotto/asr.h"
 #include "sotto/audio.h"
 #include "sotto/error.h"
@@ -16,31 +16,6 @@
 #define RATE 16000
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-/* Load a fixture as 16 kHz mono float through the audio module. */
-static float *load_wav(const char *name, size_t *n_out)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", check_fixtures_dir(), name);
-    float *pcm = NULL;
-    ASSERT_OK(sotto_audio_load(path, NULL, &pcm, n_out));
-    return pcm;
-}
-
-static char *load_text(const char *name)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", check_fixtures_dir(), name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        CHECK_FAIL("cannot open %s", path);
-    char *s = calloc(1, 4096);
-    size_t n = fread(s, 1, 4095, f);
-    fclose(f);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
 
 /* Word errors (S + D + I) between ref and hyp; *n_ref gets the reference length. */
 static size_t word_errors(const char *ref, const char *hyp, size_t *n_ref)
@@ -72,7 +47,7 @@ static double cpu_seconds(void)
 static char *recognize(sotto_asr *asr, const char *wav, double *audio_s, double *cpu_s)
 {
     size_t n = 0;
-    float *pcm = load_wav(wav, &n);
+    float *pcm = check_load_speech(wav, &n);
     sotto_transcript t;
     sotto_transcript_init(&t);
     double t0 = time_now();
@@ -114,6 +89,25 @@ static void check_segment(const sotto_segment *s, double t_min, double t_max)
     ASSERT_NEAR(s->start, s->words[0].start, 1e-9);
 }
 
+/* asr's whole-buffer transcript of one fixture at t_offset, which must be one segment;
+ * *n gets the fixture's sample count. Caller frees the transcript. */
+static void transcribe_one(sotto_asr *asr, const char *wav, double t_offset, sotto_transcript *t,
+                           size_t *n)
+{
+    float *pcm = check_load_speech(wav, n);
+    sotto_transcript_init(t);
+    ASSERT_OK(sotto_asr_transcribe(asr, pcm, *n, t_offset, t));
+    ASSERT_EQ(t->n_segments, 1);
+    free(pcm);
+}
+
+/* Feed a whole utterance to a stream and end it. */
+static void stream_utterance(sotto_asr_stream *st, const float *pcm, size_t n)
+{
+    ASSERT_OK(sotto_asr_stream_feed(st, pcm, n));
+    ASSERT_OK(sotto_asr_stream_flush(st));
+}
+
 /* ---- recognition -------------------------------------------------------------------- */
 
 /* PocketSphinx 5prealpha's en-us model gets about 20-30% WER on these flite voices (a
@@ -127,7 +121,7 @@ TEST(recognizes_kal16_utterances)
         char wav[64], txt[64];
         snprintf(wav, sizeof wav, "utt_%02d_kal16.wav", i);
         snprintf(txt, sizeof txt, "utt_%02d_kal16.txt", i);
-        char *ref = load_text(txt);
+        char *ref = check_fixture_text(txt);
         char *hyp = recognize(asr, wav, NULL, NULL);
         size_t n_ref = 0, e = word_errors(ref, hyp, &n_ref);
         fprintf(stderr, "%s: ref \"%s\"\n%*s  hyp \"%s\" (%zu/%zu errors)\n", wav, ref,
@@ -149,11 +143,8 @@ TEST(segment_and_word_fields_are_consistent)
 {
     sotto_asr *asr = new_sphinx(1);
     size_t n = 0;
-    float *pcm = load_wav("utt_06_kal16.wav", &n);
     sotto_transcript t;
-    sotto_transcript_init(&t);
-    ASSERT_OK(sotto_asr_transcribe(asr, pcm, n, 0.0, &t));
-    ASSERT_EQ(t.n_segments, 1);
+    transcribe_one(asr, "utt_06_kal16.wav", 0.0, &t, &n);
     check_segment(&t.segments[0], 0.0, (double)n / RATE);
     const sotto_segment *s = &t.segments[0];
     /* confidence is the mean word probability */
@@ -164,7 +155,6 @@ TEST(segment_and_word_fields_are_consistent)
     ASSERT_TRUE(s->confidence > 0.3f); /* clean synthetic speech: mostly confident */
     ASSERT_STR_EQ(t.language, "en");
     sotto_transcript_free(&t);
-    free(pcm);
     sotto_asr_free(asr);
 }
 
@@ -172,15 +162,11 @@ TEST(words_only_when_requested)
 {
     sotto_asr *asr = new_sphinx(0);
     size_t n = 0;
-    float *pcm = load_wav("utt_03_kal16.wav", &n);
     sotto_transcript t;
-    sotto_transcript_init(&t);
-    ASSERT_OK(sotto_asr_transcribe(asr, pcm, n, 0.0, &t));
-    ASSERT_EQ(t.n_segments, 1);
+    transcribe_one(asr, "utt_03_kal16.wav", 0.0, &t, &n);
     ASSERT_TRUE(t.segments[0].words == NULL && t.segments[0].n_words == 0);
     ASSERT_TRUE(t.segments[0].confidence > 0.0f); /* still scored */
     sotto_transcript_free(&t);
-    free(pcm);
     sotto_asr_free(asr);
 }
 
@@ -188,11 +174,8 @@ TEST(first_word_starts_at_two_seconds)
 {
     sotto_asr *asr = new_sphinx(1);
     size_t n = 0;
-    float *pcm = load_wav("speech_at_2s.wav", &n);
     sotto_transcript t;
-    sotto_transcript_init(&t);
-    ASSERT_OK(sotto_asr_transcribe(asr, pcm, n, 0.0, &t));
-    ASSERT_EQ(t.n_segments, 1);
+    transcribe_one(asr, "speech_at_2s.wav", 0.0, &t, &n);
     const sotto_segment *s = &t.segments[0];
     check_segment(s, 0.0, (double)n / RATE);
     fprintf(stderr, "first word '%s' at %.2f s, segment %.2f-%.2f \"%s\"\n", s->words[0].word,
@@ -201,22 +184,16 @@ TEST(first_word_starts_at_two_seconds)
     ASSERT_NEAR(s->start, 2.0, 0.2);
     ASSERT_STR_CONTAINS(s->text, "report");
     sotto_transcript_free(&t);
-    free(pcm);
     sotto_asr_free(asr);
 }
 
 TEST(time_offset_shifts_all_times)
 {
-    sotto_asr *asr = new_sphinx(1);
+    sotto_asr *asr = new_sphinx(1); /* the same recognizer for both */
     size_t n = 0;
-    float *pcm = load_wav("speech_at_2s.wav", &n);
     sotto_transcript a, b;
-    sotto_transcript_init(&a);
-    sotto_transcript_init(&b);
-    ASSERT_OK(sotto_asr_transcribe(asr, pcm, n, 0.0, &a));
-    ASSERT_OK(sotto_asr_transcribe(asr, pcm, n, 100.25, &b));
-    ASSERT_EQ(a.n_segments, 1);
-    ASSERT_EQ(b.n_segments, 1);
+    transcribe_one(asr, "speech_at_2s.wav", 0.0, &a, &n);
+    transcribe_one(asr, "speech_at_2s.wav", 100.25, &b, &n);
     const sotto_segment *sa = &a.segments[0], *sb = &b.segments[0];
     ASSERT_STR_EQ(sa->text, sb->text);
     ASSERT_NEAR(sb->start, sa->start + 100.25, 1e-6);
@@ -229,7 +206,6 @@ TEST(time_offset_shifts_all_times)
     check_segment(sb, 100.25, 100.25 + (double)n / RATE);
     sotto_transcript_free(&a);
     sotto_transcript_free(&b);
-    free(pcm);
     sotto_asr_free(asr);
 }
 
@@ -237,7 +213,7 @@ TEST(silence_gives_no_segment)
 {
     sotto_asr *asr = new_sphinx(1);
     size_t n = 0;
-    float *pcm = load_wav("silence_5s.wav", &n);
+    float *pcm = check_load_speech("silence_5s.wav", &n);
     ASSERT_EQ(n, 5 * RATE);
     sotto_transcript t;
     sotto_transcript_init(&t);
@@ -363,7 +339,7 @@ TEST(stream_partials_grow_and_final_matches_whole_buffer)
 {
     sotto_asr *asr = new_sphinx(1);
     size_t n = 0;
-    float *pcm = load_wav("utt_03_kal16.wav", &n);
+    float *pcm = check_load_speech("utt_03_kal16.wav", &n);
     char *whole = recognize(asr, "utt_03_kal16.wav", NULL, NULL);
     sotto_asr_stream *st = NULL;
     ASSERT_OK(sotto_asr_stream_new(asr, &st));
@@ -384,15 +360,13 @@ TEST(stream_flushes_count_time_from_samples_fed)
 {
     sotto_asr *asr = new_sphinx(1);
     size_t n1 = 0, n2 = 0;
-    float *a = load_wav("utt_00_kal16.wav", &n1);
-    float *b = load_wav("speech_at_2s.wav", &n2);
+    float *a = check_load_speech("utt_00_kal16.wav", &n1);
+    float *b = check_load_speech("speech_at_2s.wav", &n2);
     sotto_asr_stream *st = NULL;
     ASSERT_OK(sotto_asr_stream_new(asr, &st));
     ASSERT_OK(sotto_asr_stream_flush(st)); /* nothing fed: nothing happens */
-    ASSERT_OK(sotto_asr_stream_feed(st, a, n1));
-    ASSERT_OK(sotto_asr_stream_flush(st));
-    ASSERT_OK(sotto_asr_stream_feed(st, b, n2));
-    ASSERT_OK(sotto_asr_stream_flush(st));
+    stream_utterance(st, a, n1);
+    stream_utterance(st, b, n2);
     sotto_transcript t;
     sotto_transcript_init(&t);
     ASSERT_OK(sotto_asr_stream_take_finals(st, &t));
@@ -417,8 +391,8 @@ TEST(stream_partial_words_follow_the_hypothesis)
 {
     sotto_asr *asr = new_sphinx(0); /* mid-utterance words do not need word_timestamps */
     size_t n1 = 0, n = 0;
-    float *a = load_wav("utt_00_kal16.wav", &n1);
-    float *pcm = load_wav("utt_03_kal16.wav", &n);
+    float *a = check_load_speech("utt_00_kal16.wav", &n1);
+    float *pcm = check_load_speech("utt_03_kal16.wav", &n);
     sotto_asr_stream *st = NULL;
     ASSERT_OK(sotto_asr_stream_new(asr, &st));
     sotto_transcript t;
@@ -426,8 +400,7 @@ TEST(stream_partial_words_follow_the_hypothesis)
     ASSERT_OK(asr_stream_partial_words(st, &t)); /* nothing fed */
     ASSERT_EQ(t.n_segments, 0);
     /* a first utterance so the second one's times start at n1 samples */
-    ASSERT_OK(sotto_asr_stream_feed(st, a, n1));
-    ASSERT_OK(sotto_asr_stream_flush(st));
+    stream_utterance(st, a, n1);
     double t0 = (double)n1 / RATE;
     int readings = 0, max_words = 0;
     size_t block = RATE / 4;
@@ -490,7 +463,7 @@ TEST(stream_whole_pass_matches_transcribe)
 {
     sotto_asr *asr = new_sphinx(1);
     size_t n = 0;
-    float *pcm = load_wav("utt_03_kal16.wav", &n);
+    float *pcm = check_load_speech("utt_03_kal16.wav", &n);
     sotto_transcript ref, got;
     sotto_transcript_init(&ref);
     sotto_transcript_init(&got);
@@ -519,7 +492,7 @@ TEST(generic_stream_redecodes_the_buffer)
 {
     sotto_asr *asr = new_sphinx(1);
     size_t n = 0;
-    float *pcm = load_wav("utt_06_kal16.wav", &n);
+    float *pcm = check_load_speech("utt_06_kal16.wav", &n);
     char *whole = recognize(asr, "utt_06_kal16.wav", NULL, NULL);
     sotto_asr_stream *st = NULL;
     ASSERT_OK(asr_stream_new_generic(asr, &st));
@@ -538,8 +511,7 @@ TEST(generic_stream_redecodes_the_buffer)
     ASSERT_TRUE(grew >= 2);
     ASSERT_OK(sotto_asr_stream_flush(st));
     /* a second utterance: its times continue from the samples already fed */
-    ASSERT_OK(sotto_asr_stream_feed(st, pcm, n));
-    ASSERT_OK(sotto_asr_stream_flush(st));
+    stream_utterance(st, pcm, n);
     sotto_transcript t;
     sotto_transcript_init(&t);
     ASSERT_OK(sotto_asr_stream_take_finals(st, &t));
@@ -561,9 +533,7 @@ TEST(generic_stream_redecodes_the_buffer)
 /* Every fixture utterance (30, three voices): corpus WER and real-time factor. */
 TEST(corpus_wer_and_real_time_factor)
 {
-    char manifest[1024];
-    snprintf(manifest, sizeof manifest, "%s/manifest.tsv", check_fixtures_dir());
-    FILE *f = fopen(manifest, "r");
+    FILE *f = fopen(check_fixture_path("manifest.tsv"), "r");
     ASSERT_TRUE(f != NULL);
     sotto_asr *asr = new_sphinx(0);
     char line[1024];

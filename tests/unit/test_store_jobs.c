@@ -9,6 +9,39 @@
 #include "check.h"
 #include "store_test_fixtures.h"
 
+/* Claim the next job as worker "w", asserting there was one; the record is not kept. */
+static void claim_next(sotto_store *st)
+{
+    sotto_job j;
+    ASSERT_EQ(sotto_store_job_claim(st, "w", &j), 1);
+    sotto_job_clear(&j);
+}
+
+/* A new job on "/in" for user, claimed at once (PREPROCESSING, attempt 1). */
+static void new_claimed_job(sotto_store *st, int64_t user, char id[SOTTO_ID_LEN])
+{
+    new_job(st, user, "/in", id);
+    claim_next(st);
+}
+
+/* How many jobs the store counts in status s. */
+static int64_t jobs_in(sotto_store *st, sotto_job_status s)
+{
+    int64_t counts[7];
+    ASSERT_OK(sotto_store_job_counts(st, counts));
+    return counts[s];
+}
+
+/* How many sessions user has (the transcripts finished jobs made). */
+static size_t n_sessions(sotto_store *st, int64_t user)
+{
+    sotto_session *list;
+    size_t n, total;
+    ASSERT_OK(sotto_store_session_list(st, user, NULL, &list, &n, &total));
+    sotto_session_list_free(list, n);
+    return total;
+}
+
 TEST(status_names)
 {
     ASSERT_STR_EQ(sotto_job_status_name(SOTTO_JOB_PENDING), "PENDING");
@@ -99,10 +132,8 @@ TEST(claim_order_and_empty_queue)
     }
     sotto_job j;
     ASSERT_EQ(sotto_store_job_claim(st, "worker-1", &j), 0);
-    int64_t counts[7];
-    ASSERT_OK(sotto_store_job_counts(st, counts));
-    ASSERT_EQ(counts[SOTTO_JOB_PENDING], 0);
-    ASSERT_EQ(counts[SOTTO_JOB_PREPROCESSING], 5);
+    ASSERT_EQ(jobs_in(st, SOTTO_JOB_PENDING), 0);
+    ASSERT_EQ(jobs_in(st, SOTTO_JOB_PREPROCESSING), 5);
     sotto_store_close(st);
 }
 
@@ -184,11 +215,9 @@ TEST(cancel_while_running_stops_progress)
     sotto_store *st = open_store("cancel");
     int64_t alice = add_user(st, "alice");
     char id[SOTTO_ID_LEN], pend[SOTTO_ID_LEN];
-    new_job(st, alice, "/in", id);
-    sotto_job j;
-    ASSERT_EQ(sotto_store_job_claim(st, "w", &j), 1);
-    sotto_job_clear(&j);
+    new_claimed_job(st, alice, id);
     new_job(st, alice, "/in", pend);
+    sotto_job j;
     ASSERT_OK(sotto_store_job_progress(st, id, SOTTO_JOB_TRANSCRIBING, 0.4, "{\"sotto\":\"0.1\"}"));
     ASSERT_OK(sotto_store_job_get(st, alice, id, &j));
     ASSERT_EQ(j.status, SOTTO_JOB_TRANSCRIBING);
@@ -216,11 +245,7 @@ TEST(cancel_while_running_stops_progress)
     ASSERT_EQ(job_status(st, id), SOTTO_JOB_CANCELLED);
     ASSERT_EQ(sotto_store_job_claim(st, "w", &j), 0); /* the cancelled pending one is gone */
     /* no transcript session was created for the cancelled job */
-    sotto_session *list;
-    size_t n, total;
-    ASSERT_OK(sotto_store_session_list(st, alice, NULL, &list, &n, &total));
-    ASSERT_EQ(total, 0);
-    sotto_session_list_free(list, n);
+    ASSERT_EQ(n_sessions(st, alice), 0);
     sotto_store_close(st);
 }
 
@@ -229,11 +254,9 @@ TEST(complete_exactly_once_with_transcript)
     sotto_store *st = open_store("complete");
     int64_t alice = add_user(st, "alice");
     char id[SOTTO_ID_LEN], pend[SOTTO_ID_LEN];
-    new_job(st, alice, "/in", id);
-    sotto_job j;
-    ASSERT_EQ(sotto_store_job_claim(st, "w", &j), 1);
-    sotto_job_clear(&j);
+    new_claimed_job(st, alice, id);
     new_job(st, alice, "/in", pend);
+    sotto_job j;
 
     sotto_session ses;
     memset(&ses, 0, sizeof ses);
@@ -294,11 +317,7 @@ TEST(complete_exactly_once_with_transcript)
     ASSERT_STR_EQ(j.results_json, "{\"txt\":\"hello world\"}");
     ASSERT_TRUE(j.error == NULL);
     sotto_job_clear(&j);
-    sotto_session *sl;
-    size_t total;
-    ASSERT_OK(sotto_store_session_list(st, alice, NULL, &sl, &n, &total));
-    ASSERT_EQ(total, 1); /* no second transcript */
-    sotto_session_list_free(sl, n);
+    ASSERT_EQ(n_sessions(st, alice), 1); /* no second transcript */
     ASSERT_EQ(sotto_store_job_complete(st, "job_missing", "{}", NULL, NULL, NULL, 0), SOTTO_ENOENT);
     sotto_store_close(st);
 }
@@ -308,10 +327,8 @@ TEST(fail_records_error)
     sotto_store *st = open_store("fail");
     int64_t alice = add_user(st, "alice");
     char id[SOTTO_ID_LEN];
-    new_job(st, alice, "/in", id);
+    new_claimed_job(st, alice, id);
     sotto_job j;
-    ASSERT_EQ(sotto_store_job_claim(st, "w", &j), 1);
-    sotto_job_clear(&j);
     ASSERT_OK(sotto_store_job_progress(st, id, SOTTO_JOB_TRANSCRIBING, 0.3, NULL));
     ASSERT_OK(sotto_store_job_fail(st, id, "decoder exploded", "{\"s\":1}"));
     ASSERT_OK(sotto_store_job_get(st, alice, id, &j));
@@ -323,10 +340,8 @@ TEST(fail_records_error)
     sotto_job_clear(&j);
     ASSERT_EQ(sotto_store_job_fail(st, id, "again", NULL), SOTTO_EINVAL);
     ASSERT_EQ(sotto_store_job_complete(st, id, "{}", NULL, NULL, NULL, 0), SOTTO_EINVAL);
-    int64_t counts[7];
-    ASSERT_OK(sotto_store_job_counts(st, counts));
-    ASSERT_EQ(counts[SOTTO_JOB_FAILED], 1);
-    ASSERT_EQ(counts[SOTTO_JOB_COMPLETE], 0);
+    ASSERT_EQ(jobs_in(st, SOTTO_JOB_FAILED), 1);
+    ASSERT_EQ(jobs_in(st, SOTTO_JOB_COMPLETE), 0);
     sotto_store_close(st);
 }
 
@@ -338,11 +353,9 @@ TEST(recover_after_crash)
     new_job(st, alice, "/in", a);
     new_job(st, alice, "/in", b);
     new_job(st, alice, "/in", c);
+    claim_next(st); /* a */
+    claim_next(st); /* b */
     sotto_job j;
-    ASSERT_EQ(sotto_store_job_claim(st, "w", &j), 1);
-    sotto_job_clear(&j);
-    ASSERT_EQ(sotto_store_job_claim(st, "w", &j), 1);
-    sotto_job_clear(&j);
     ASSERT_OK(sotto_store_job_progress(st, a, SOTTO_JOB_TRANSCRIBING, 0.7, NULL));
     ASSERT_OK(sotto_store_job_fail(st, b, "bad", NULL));
     /* the process "dies": close without finishing a, reopen */
@@ -374,9 +387,8 @@ TEST(delete_returns_input_path)
     int64_t alice = add_user(st, "alice");
     char id[SOTTO_ID_LEN];
     new_job(st, alice, "/data/uploads/abc.wav", id);
+    claim_next(st);
     sotto_job j;
-    ASSERT_EQ(sotto_store_job_claim(st, "w", &j), 1);
-    sotto_job_clear(&j);
     char *path = NULL;
     ASSERT_OK(sotto_store_job_delete(st, alice, id, &path));
     ASSERT_STR_EQ(path, "/data/uploads/abc.wav");
@@ -428,9 +440,7 @@ TEST(isolation_between_users)
     ASSERT_OK(sotto_store_session_get(st, alice, j.session_id, &s));
     sotto_session_clear(&s);
     sotto_job_clear(&j);
-    int64_t counts[7];
-    ASSERT_OK(sotto_store_job_counts(st, counts));
-    ASSERT_EQ(counts[SOTTO_JOB_PENDING], 1);
-    ASSERT_EQ(counts[SOTTO_JOB_COMPLETE], 1);
+    ASSERT_EQ(jobs_in(st, SOTTO_JOB_PENDING), 1);
+    ASSERT_EQ(jobs_in(st, SOTTO_JOB_COMPLETE), 1);
     sotto_store_close(st);
 }

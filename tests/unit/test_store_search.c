@@ -9,6 +9,28 @@
 #include "check.h"
 #include "store_test_fixtures.h"
 
+/* How many hits query gets for user, as one page of at most limit (0: no limit). */
+static size_t n_hits(sotto_store *st, int64_t user, const char *query, int limit)
+{
+    sotto_search_hit *hits;
+    size_t n;
+    ASSERT_OK(sotto_store_search(st, user, query, limit, 0, &hits, &n));
+    sotto_search_hits_free(hits, n);
+    return n;
+}
+
+/* The seq of the one message query finds for user (exactly one hit, asserted). */
+static int64_t only_hit_seq(sotto_store *st, int64_t user, const char *query)
+{
+    sotto_search_hit *hits;
+    size_t n;
+    ASSERT_OK(sotto_store_search(st, user, query, 10, 0, &hits, &n));
+    ASSERT_EQ(n, 1);
+    int64_t seq = hits[0].message.seq;
+    sotto_search_hits_free(hits, n);
+    return seq;
+}
+
 /* ---- full-text search ------------------------------------------------------------- */
 
 TEST(search_ranking_phrases_snippets)
@@ -43,9 +65,7 @@ TEST(search_ranking_phrases_snippets)
     sotto_search_hits_free(hits, n);
 
     /* words are ANDed; a quoted phrase must appear in order */
-    ASSERT_OK(sotto_store_search(st, user, "quick brown", 10, 0, &hits, &n));
-    ASSERT_EQ(n, 2);
-    sotto_search_hits_free(hits, n);
+    ASSERT_EQ(n_hits(st, user, "quick brown", 10), 2);
     ASSERT_OK(sotto_store_search(st, user, "\"quick brown\"", 10, 0, &hits, &n));
     ASSERT_EQ(n, 1);
     ASSERT_EQ(hits[0].message.seq, 4);
@@ -53,10 +73,7 @@ TEST(search_ranking_phrases_snippets)
     sotto_search_hits_free(hits, n);
 
     /* accents folded; a long message gets an ellipsis in its snippet */
-    ASSERT_OK(sotto_store_search(st, user, "cafe", 10, 0, &hits, &n));
-    ASSERT_EQ(n, 1);
-    ASSERT_EQ(hits[0].message.seq, 6);
-    sotto_search_hits_free(hits, n);
+    ASSERT_EQ(only_hit_seq(st, user, "cafe"), 6);
     char longtext[4096];
     size_t o = 0;
     for (int i = 0; i < 100; i++)
@@ -123,25 +140,12 @@ TEST(search_query_syntax_is_text)
     }
     /* operators are searched as words: "OR" finds the message with "or" in it, "foo*" is
      * not a prefix query (it does not match "foobar"), "-foo" still finds foo */
-    sotto_search_hit *hits;
-    size_t n;
-    ASSERT_OK(sotto_store_search(st, user, "OR", 10, 0, &hits, &n));
-    ASSERT_EQ(n, 1);
-    ASSERT_EQ(hits[0].message.seq, 1);
-    sotto_search_hits_free(hits, n);
-    ASSERT_OK(sotto_store_search(st, user, "foo*", 10, 0, &hits, &n));
-    ASSERT_EQ(n, 1);
-    ASSERT_EQ(hits[0].message.seq, 2);
-    sotto_search_hits_free(hits, n);
-    ASSERT_OK(sotto_store_search(st, user, "-foo", 10, 0, &hits, &n));
-    ASSERT_EQ(n, 1);
-    sotto_search_hits_free(hits, n);
-    ASSERT_OK(sotto_store_search(st, user, "NEAR(that", 10, 0, &hits, &n));
-    ASSERT_EQ(n, 0); /* both "near" and "that" must appear: only message 1 ... */
-    sotto_search_hits_free(hits, n);
-    ASSERT_OK(sotto_store_search(st, user, "that NEAR", 10, 0, &hits, &n));
-    ASSERT_EQ(n, 1); /* ... where NEAR is an ordinary word */
-    sotto_search_hits_free(hits, n);
+    ASSERT_EQ(only_hit_seq(st, user, "OR"), 1);
+    ASSERT_EQ(only_hit_seq(st, user, "foo*"), 2);
+    ASSERT_EQ(n_hits(st, user, "-foo", 10), 1);
+    /* both "near" and "that" must appear: only message 1 ... */
+    ASSERT_EQ(n_hits(st, user, "NEAR(that", 10), 0);
+    ASSERT_EQ(n_hits(st, user, "that NEAR", 10), 1); /* ... where NEAR is an ordinary word */
     sotto_store_close(st);
 }
 
@@ -157,17 +161,13 @@ TEST(delete_cascades_to_messages_and_search)
     append(st, user, b, "zebra in the other session");
     sotto_search_hit *hits;
     size_t n;
-    ASSERT_OK(sotto_store_search(st, user, "zebra", 0, 0, &hits, &n));
-    ASSERT_EQ(n, 6);
-    sotto_search_hits_free(hits, n);
+    ASSERT_EQ(n_hits(st, user, "zebra", 0), 6);
     ASSERT_OK(sotto_store_session_delete(st, user, a));
     ASSERT_OK(sotto_store_search(st, user, "zebra", 0, 0, &hits, &n));
     ASSERT_EQ(n, 1);
     ASSERT_STR_EQ(hits[0].message.session_id, b);
     sotto_search_hits_free(hits, n);
-    ASSERT_OK(sotto_store_search(st, user, "crossing", 0, 0, &hits, &n));
-    ASSERT_EQ(n, 0);
-    sotto_search_hits_free(hits, n);
+    ASSERT_EQ(n_hits(st, user, "crossing", 0), 0);
     sotto_store_close(st);
     const char *path = db_path("cascade");
     ASSERT_EQ(count_rows(path, "SELECT count(*) FROM messages"), 1);
@@ -246,11 +246,7 @@ TEST(search_100k_messages_timing)
         printf("search '%s' over 100k messages: %.2f ms (%zu hits shown)\n", queries[q], ms, n);
         ASSERT_TRUE(n > 0);
     }
-    sotto_search_hit *hits;
-    size_t n;
-    ASSERT_OK(sotto_store_search(st, user, "rareterm", 1000, 0, &hits, &n));
-    ASSERT_EQ(n, 90); /* 100 carry it; bob's 10 are not alice's */
-    sotto_search_hits_free(hits, n);
+    ASSERT_EQ(n_hits(st, user, "rareterm", 1000), 90); /* 100 carry it; bob's 10 are not alice's */
     printf("insert: %d messages in %.2f s (%.0f msg/s, 1000 per transaction)\n",
            N_BATCH * PER_BATCH, t_insert, N_BATCH * PER_BATCH / t_insert);
     sotto_store_close(st);

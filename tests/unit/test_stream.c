@@ -19,6 +19,18 @@
 #include "stream/stream_int.h"
 #include "stream_test_fixtures.h"
 
+/* pcm through a stream of the given policy (every other option at its default) fed in
+ * 40 ms chunks: its events into c (initialized here), its stats into st. */
+static void run_policy(sotto_asr *asr, sotto_stream_policy policy, const float *pcm, size_t n,
+                       collect *c, sotto_stream_stats *st)
+{
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    o.policy = policy;
+    collect_init(c);
+    run_stream(asr, &o, pcm, n, 640, c, st);
+}
+
 TEST(local_agreement_wer_matches_batch)
 {
     sotto_asr *asr = sphinx_new();
@@ -27,13 +39,9 @@ TEST(local_agreement_wer_matches_batch)
      * 3x the voiced audio, which keeps this under a minute with sanitizers */
     build_stream(&ls, 6, 1.0);
     double wb = batch_wer(asr, &ls);
-    sotto_stream_options o;
-    sotto_stream_options_init(&o);
-    o.policy = SOTTO_POLICY_LOCAL_AGREEMENT;
     collect c;
-    collect_init(&c);
     sotto_stream_stats st;
-    run_stream(asr, &o, ls.pcm, ls.n, 640, &c, &st);
+    run_policy(asr, SOTTO_POLICY_LOCAL_AGREEMENT, ls.pcm, ls.n, &c, &st);
     double ws = stream_wer(&ls, &c);
     fprintf(stderr, "local_agreement: stream WER %.2f%% batch WER %.2f%%, %d finals, "
                     "updates %lld (no VAD %lld), rtf %.3f\n",
@@ -85,18 +93,13 @@ TEST(silence_and_noise_give_no_text)
     for (size_t i = 0; i < nn; i++)
         nz[i] = noise(0.05f);
     for (int policy = 1; policy <= 2; policy++) {
-        sotto_stream_options o;
-        sotto_stream_options_init(&o);
-        o.policy = (sotto_stream_policy)policy;
         collect c;
-        collect_init(&c);
         sotto_stream_stats st;
-        run_stream(asr, &o, pcm, n, 640, &c, &st);
+        run_policy(asr, (sotto_stream_policy)policy, pcm, n, &c, &st);
         ASSERT_EQ(c.n_finals, 0);
         ASSERT_EQ(c.n_partials_text, 0);
         ASSERT_EQ(st.updates, 0);
-        collect_init(&c);
-        run_stream(asr, &o, nz, nn, 640, &c, &st);
+        run_policy(asr, (sotto_stream_policy)policy, nz, nn, &c, &st);
         ASSERT_EQ(c.n_finals, 0);
         ASSERT_EQ(c.n_partials_text, 0);
     }
@@ -113,17 +116,13 @@ TEST(vad_saves_recognizer_calls)
     build_stream(&ls, 2, 12.0);
     double speech = (double)(ls.lens[0] + ls.lens[1]) / RATE, total = (double)ls.n / RATE;
     for (int policy = 1; policy <= 2; policy++) {
-        sotto_stream_options o;
-        sotto_stream_options_init(&o);
-        o.policy = (sotto_stream_policy)policy;
         collect c;
-        collect_init(&c);
         sotto_stream_stats st;
-        run_stream(asr, &o, ls.pcm, ls.n, 640, &c, &st);
+        run_policy(asr, (sotto_stream_policy)policy, ls.pcm, ls.n, &c, &st);
         double saved = 1.0 - (double)st.updates / (double)st.updates_no_vad;
         fprintf(stderr, "%s: %.1f s audio, %.0f%% silence: %lld recognizer calls, %lld without "
                         "VAD: %.0f%% saved; voiced %.1f s\n",
-                sotto_stream_policy_name(o.policy), total, 100 * (1 - speech / total),
+                sotto_stream_policy_name((sotto_stream_policy)policy), total, 100 * (1 - speech / total),
                 (long long)st.updates, (long long)st.updates_no_vad, 100 * saved, st.voiced_s);
         ASSERT_TRUE(speech / total < 0.22);
         ASSERT_TRUE(c.n_finals >= 1);
@@ -142,12 +141,9 @@ TEST(speech_start_time_and_preroll)
     sotto_asr *asr = sphinx_new();
     size_t n = 0;
     float *pcm = load_wav("speech_at_2s.wav", &n);
-    sotto_stream_options o;
-    sotto_stream_options_init(&o);
     collect c;
-    collect_init(&c);
     sotto_stream_stats st;
-    run_stream(asr, &o, pcm, n, 640, &c, &st);
+    run_policy(asr, SOTTO_POLICY_AUTO, pcm, n, &c, &st);
     ASSERT_EQ(c.n_starts, 1);
     ASSERT_NEAR(c.first_start_t, 2.0, 0.3);
     ASSERT_TRUE(c.n_finals >= 1);

@@ -32,6 +32,14 @@ static char *render(const sotto_transcript *t, sotto_format f)
     return sotto_buf_steal(&b);
 }
 
+/* t written in format f is exactly want. */
+static void assert_renders(const sotto_transcript *t, sotto_format f, const char *want)
+{
+    char *s = render(t, f);
+    ASSERT_STR_EQ(s, want);
+    free(s);
+}
+
 TEST(append_deep_copies_and_numbers)
 {
     sotto_transcript t;
@@ -158,9 +166,7 @@ TEST(txt_one_trimmed_line_per_segment)
 {
     sotto_transcript t;
     small_transcript(&t);
-    char *s = render(&t, SOTTO_FORMAT_TXT);
-    ASSERT_STR_EQ(s, "Hello there.\nHow are you?\n");
-    free(s);
+    assert_renders(&t, SOTTO_FORMAT_TXT, "Hello there.\nHow are you?\n");
     sotto_transcript_free(&t);
 }
 
@@ -169,12 +175,11 @@ TEST(tsv_integer_milliseconds_and_flattened_text)
     sotto_transcript t;
     small_transcript(&t);
     add(&t, 5.2496, 5.0, "backwards\r\nend");
-    char *s = render(&t, SOTTO_FORMAT_TSV);
-    ASSERT_STR_EQ(s, "start\tend\ttext\n"
-                     "0\t2500\tHello there.\n"
-                     "3000\t5250\tHow are you?\n"
-                     "5250\t5250\tbackwards  end\n");
-    free(s);
+    assert_renders(&t, SOTTO_FORMAT_TSV,
+                   "start\tend\ttext\n"
+                   "0\t2500\tHello there.\n"
+                   "3000\t5250\tHow are you?\n"
+                   "5250\t5250\tbackwards  end\n");
     sotto_transcript_free(&t);
 }
 
@@ -183,11 +188,10 @@ TEST(srt_exact)
     sotto_transcript t;
     small_transcript(&t);
     add(&t, 3725.5, 3727.0004, "Later <i>on</i> & --> on");
-    char *s = render(&t, SOTTO_FORMAT_SRT);
-    ASSERT_STR_EQ(s, "1\n00:00:00,000 --> 00:00:02,500\nHello there.\n\n"
-                     "2\n00:00:03,000 --> 00:00:05,250\nHow are you?\n\n"
-                     "3\n01:02:05,500 --> 01:02:07,000\nLater <i>on</i> & --> on\n\n");
-    free(s);
+    assert_renders(&t, SOTTO_FORMAT_SRT,
+                   "1\n00:00:00,000 --> 00:00:02,500\nHello there.\n\n"
+                   "2\n00:00:03,000 --> 00:00:05,250\nHow are you?\n\n"
+                   "3\n01:02:05,500 --> 01:02:07,000\nLater <i>on</i> & --> on\n\n");
     sotto_transcript_free(&t);
 }
 
@@ -196,19 +200,16 @@ TEST(vtt_exact_with_escapes)
     sotto_transcript t;
     small_transcript(&t);
     add(&t, 3725.5, 3727.0006, "Later <i>on</i> & --> on");
-    char *s = render(&t, SOTTO_FORMAT_VTT);
-    ASSERT_STR_EQ(s, "WEBVTT\n\n"
-                     "00:00:00.000 --> 00:00:02.500\nHello there.\n\n"
-                     "00:00:03.000 --> 00:00:05.250\nHow are you?\n\n"
-                     "01:02:05.500 --> 01:02:07.001\n"
-                     "Later &lt;i&gt;on&lt;/i&gt; &amp; --&gt; on\n\n");
-    free(s);
+    assert_renders(&t, SOTTO_FORMAT_VTT,
+                   "WEBVTT\n\n"
+                   "00:00:00.000 --> 00:00:02.500\nHello there.\n\n"
+                   "00:00:03.000 --> 00:00:05.250\nHow are you?\n\n"
+                   "01:02:05.500 --> 01:02:07.001\n"
+                   "Later &lt;i&gt;on&lt;/i&gt; &amp; --&gt; on\n\n");
     sotto_transcript_free(&t);
     /* an empty transcript is still a valid file */
     sotto_transcript_init(&t);
-    s = render(&t, SOTTO_FORMAT_VTT);
-    ASSERT_STR_EQ(s, "WEBVTT\n\n");
-    free(s);
+    assert_renders(&t, SOTTO_FORMAT_VTT, "WEBVTT\n\n");
 }
 
 TEST(subtitle_times_never_negative_or_backwards)
@@ -218,11 +219,10 @@ TEST(subtitle_times_never_negative_or_backwards)
     add(&t, -0.3, 0.0004, "early");
     add(&t, 9.0, 8.0, "reversed");
     add(&t, NAN, INFINITY, "broken");
-    char *s = render(&t, SOTTO_FORMAT_SRT);
-    ASSERT_STR_EQ(s, "1\n00:00:00,000 --> 00:00:00,000\nearly\n\n"
-                     "2\n00:00:09,000 --> 00:00:09,000\nreversed\n\n"
-                     "3\n00:00:00,000 --> 00:00:00,000\nbroken\n\n");
-    free(s);
+    assert_renders(&t, SOTTO_FORMAT_SRT,
+                   "1\n00:00:00,000 --> 00:00:00,000\nearly\n\n"
+                   "2\n00:00:09,000 --> 00:00:09,000\nreversed\n\n"
+                   "3\n00:00:00,000 --> 00:00:00,000\nbroken\n\n");
     sotto_transcript_free(&t);
 }
 
@@ -234,13 +234,12 @@ TEST(srt_long_segment_splits_by_characters)
     sotto_transcript t;
     sotto_transcript_init(&t);
     add(&t, 10.0, 22.0, long_text);
-    char *s = render(&t, SOTTO_FORMAT_SRT);
     /* 58 + 61 characters: the 12 s span splits at 12 * 58 / 119 = 5.849 s */
-    ASSERT_STR_EQ(s, "1\n00:00:10,000 --> 00:00:15,849\n"
-                     "The quick brown fox jumps over\nthe lazy dog and then keeps\n\n"
-                     "2\n00:00:15,849 --> 00:00:22,000\n"
-                     "running through the dark forest\nuntil the night finally falls\n\n");
-    free(s);
+    assert_renders(&t, SOTTO_FORMAT_SRT,
+                   "1\n00:00:10,000 --> 00:00:15,849\n"
+                   "The quick brown fox jumps over\nthe lazy dog and then keeps\n\n"
+                   "2\n00:00:15,849 --> 00:00:22,000\n"
+                   "running through the dark forest\nuntil the night finally falls\n\n");
     sotto_transcript_free(&t);
 }
 
@@ -268,16 +267,15 @@ TEST(vtt_long_segment_uses_word_times)
     seg.words = words;
     seg.n_words = n;
     ASSERT_OK(sotto_transcript_append(&t, &seg));
-    char *s = render(&t, SOTTO_FORMAT_VTT);
-    ASSERT_STR_EQ(s, "WEBVTT\n\n"
-                     "00:00:10.000 --> 00:00:15.900\n"
-                     "The quick brown fox jumps over\nthe lazy dog and then keeps\n\n"
-                     "00:00:16.000 --> 00:00:20.900\n"
-                     "running through the dark forest\nuntil the night finally falls\n\n");
-    free(s);
+    assert_renders(&t, SOTTO_FORMAT_VTT,
+                   "WEBVTT\n\n"
+                   "00:00:10.000 --> 00:00:15.900\n"
+                   "The quick brown fox jumps over\nthe lazy dog and then keeps\n\n"
+                   "00:00:16.000 --> 00:00:20.900\n"
+                   "running through the dark forest\nuntil the night finally falls\n\n");
     /* words that do not match the text one-to-one fall back to character shares */
     t.segments[0].n_words = 3;
-    s = render(&t, SOTTO_FORMAT_VTT);
+    char *s = render(&t, SOTTO_FORMAT_VTT);
     ASSERT_STR_CONTAINS(s, "00:00:09.000 --> 00:00:15.336\n");
     free(s);
     t.segments[0].n_words = n; /* so free releases every copied word */
@@ -340,10 +338,9 @@ TEST(long_words_stay_whole_and_lines_stay_short)
     add(&t, 0, 1,
         "word caf\xc3\xa9 caf\xc3\xa9 caf\xc3\xa9 caf\xc3\xa9 caf\xc3\xa9 "
         "caf\xc3\xa9 caf\xc3\xa9");
-    s = render(&t, SOTTO_FORMAT_SRT);
-    ASSERT_STR_EQ(s, "1\n00:00:00,000 --> 00:00:01,000\nword caf\xc3\xa9 caf\xc3\xa9 "
-                     "caf\xc3\xa9 caf\xc3\xa9 caf\xc3\xa9 caf\xc3\xa9 caf\xc3\xa9\n\n");
-    free(s);
+    assert_renders(&t, SOTTO_FORMAT_SRT,
+                   "1\n00:00:00,000 --> 00:00:01,000\nword caf\xc3\xa9 caf\xc3\xa9 "
+                   "caf\xc3\xa9 caf\xc3\xa9 caf\xc3\xa9 caf\xc3\xa9 caf\xc3\xa9\n\n");
     sotto_transcript_free(&t);
 }
 
@@ -451,12 +448,11 @@ TEST(srt_prefers_breaks_after_clauses)
     add(&t, 2.0, 9.5,
         " Today we look at the budget for next year, the hiring plan & the new "
         "office in Rotterdam.");
-    char *s = render(&t, SOTTO_FORMAT_SRT);
     /* 42 + 46 characters: the first cue ends at the comma (7.5 s * 42 / 88 = 3.580 s) */
-    ASSERT_STR_EQ(s, "1\n00:00:02,000 --> 00:00:05,580\n"
-                     "Today we look at the budget for next year,\n\n"
-                     "2\n00:00:05,580 --> 00:00:09,500\n"
-                     "the hiring plan & the\nnew office in Rotterdam.\n\n");
-    free(s);
+    assert_renders(&t, SOTTO_FORMAT_SRT,
+                   "1\n00:00:02,000 --> 00:00:05,580\n"
+                   "Today we look at the budget for next year,\n\n"
+                   "2\n00:00:05,580 --> 00:00:09,500\n"
+                   "the hiring plan & the\nnew office in Rotterdam.\n\n");
     sotto_transcript_free(&t);
 }

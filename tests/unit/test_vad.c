@@ -139,6 +139,18 @@ static void check_exact(const utt_list *l, const float *pcm, size_t n)
     }
 }
 
+/* What a scripted signal (script_make's arguments) splits into with default options, fed
+ * in blocks of block samples (0: one block); check_exact holds for it. Caller frees *l. */
+static void split_script(const burst *bursts, size_t n_bursts, double noise_db, double len_s,
+                         size_t block, utt_list *l)
+{
+    size_t n;
+    float *pcm = script_make(bursts, n_bursts, noise_db, len_s, &n);
+    split(NULL, pcm, n, block, l);
+    check_exact(l, pcm, n);
+    free(pcm);
+}
+
 /* ---- tests ---------------------------------------------------------------------------- */
 
 TEST(options_defaults_and_validation)
@@ -167,12 +179,9 @@ TEST(options_defaults_and_validation)
 TEST(two_bursts_one_second_apart_give_two_utterances)
 {
     const burst b[] = {{1.0, 2.0}, {3.0, 4.0}};
-    size_t n;
-    float *pcm = script_make(b, 2, -60, 5.0, &n);
     utt_list l;
-    split(NULL, pcm, n, 8000, &l);
+    split_script(b, 2, -60, 5.0, 8000, &l);
     ASSERT_EQ(l.n, 2);
-    check_exact(&l, pcm, n);
     for (size_t i = 0; i < 2; i++) {
         /* truth minus the 0.25 s lead-in pad; trailing pad likewise */
         ASSERT_NEAR(l.u[i].t_start, b[i].t0 - 0.25, 0.3);
@@ -181,63 +190,47 @@ TEST(two_bursts_one_second_apart_give_two_utterances)
         ASSERT_NEAR(l.u[i].t_start + (double)l.u[i].n / SR, b[i].t1 - 0.05 + 0.25, 0.03);
     }
     list_free(&l);
-    free(pcm);
 }
 
 TEST(digital_silence_between_bursts)
 {
     const burst b[] = {{0.5, 1.5}, {2.5, 3.0}};
-    size_t n;
-    float *pcm = script_make(b, 2, -300, 4.0, &n);
     utt_list l;
-    split(NULL, pcm, n, 0, &l);
+    split_script(b, 2, -300, 4.0, 0, &l);
     ASSERT_EQ(l.n, 2);
-    check_exact(&l, pcm, n);
     ASSERT_NEAR(l.u[0].t_start, 0.25, 0.03);
     ASSERT_NEAR(l.u[1].t_start, 2.25, 0.03);
     list_free(&l);
-    free(pcm);
 }
 
 TEST(short_gap_keeps_one_utterance)
 {
     const burst b[] = {{1.0, 2.0}, {2.2, 3.0}};
-    size_t n;
-    float *pcm = script_make(b, 2, -55, 4.0, &n);
     utt_list l;
-    split(NULL, pcm, n, 1600, &l);
+    split_script(b, 2, -55, 4.0, 1600, &l);
     ASSERT_EQ(l.n, 1);
-    check_exact(&l, pcm, n);
     ASSERT_NEAR(l.u[0].t_start, 0.75, 0.03);
     ASSERT_NEAR(l.u[0].t_start + (double)l.u[0].n / SR, 3.25, 0.03);
     list_free(&l);
-    free(pcm);
 }
 
 TEST(pad_is_clamped_to_the_input)
 {
     /* speech from the first sample to the last: no room for either pad */
     const burst b[] = {{0.0, 2.0}};
-    size_t n;
-    float *pcm = script_make(b, 1, -60, 2.0, &n);
     utt_list l;
-    split(NULL, pcm, n, 0, &l);
+    split_script(b, 1, -60, 2.0, 0, &l);
     ASSERT_TRUE(l.n >= 1);
-    check_exact(&l, pcm, n);
     ASSERT_NEAR(l.u[l.n - 1].t_start + (double)l.u[l.n - 1].n / SR, 2.0, 1e-9);
     list_free(&l);
-    free(pcm);
 }
 
 TEST(long_speech_is_cut_at_quiet_points)
 {
     const burst b[] = {{1.0, 71.0}};
-    size_t n;
-    float *pcm = script_make(b, 1, -60, 72.0, &n);
     utt_list l;
-    split(NULL, pcm, n, 0, &l);
+    split_script(b, 1, -60, 72.0, 0, &l);
     ASSERT_TRUE(l.n >= 3);
-    check_exact(&l, pcm, n);
     size_t total = 0;
     for (size_t i = 0; i < l.n; i++) {
         ASSERT_TRUE(l.u[i].n <= (size_t)(30.0 * SR));
@@ -254,20 +247,16 @@ TEST(long_speech_is_cut_at_quiet_points)
     ASSERT_NEAR(l.u[0].t_start, 0.75, 0.03);
     ASSERT_NEAR((double)total / SR, 70.5, 0.05);
     list_free(&l);
-    free(pcm);
 }
 
 TEST(silence_and_noise_give_nothing)
 {
     const double levels[] = {-300, -70, -60, -40, -25};
     for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
-        size_t n;
-        float *pcm = script_make(NULL, 0, levels[i], 20.0, &n);
         utt_list l;
-        split(NULL, pcm, n, 4000, &l);
+        split_script(NULL, 0, levels[i], 20.0, 4000, &l);
         if (l.n != 0)
             CHECK_FAIL("noise at %g dBFS gave %zu utterances", levels[i], l.n);
-        free(pcm);
     }
 }
 
@@ -275,12 +264,9 @@ TEST(clicks_are_dropped)
 {
     /* 50 ms bursts: less speech than an utterance needs */
     const burst b[] = {{1.0, 1.05}, {2.0, 2.05}, {3.0, 3.05}};
-    size_t n;
-    float *pcm = script_make(b, 3, -60, 4.0, &n);
     utt_list l;
-    split(NULL, pcm, n, 0, &l);
+    split_script(b, 3, -60, 4.0, 0, &l);
     ASSERT_EQ(l.n, 0);
-    free(pcm);
 }
 
 TEST(random_block_sizes_give_the_same_utterances)

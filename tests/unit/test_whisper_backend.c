@@ -19,6 +19,7 @@
 #include "asr/whisper/transcribe.h"
 #include "base/base_int.h"
 #include "check.h"
+#include "check_audio.h"
 #include "whisper_test_fixtures.h"
 #include "sotto/audio.h"
 #include "sotto/asr.h"
@@ -51,6 +52,14 @@ static sotto_asr_options opts_for(const char *model)
     o.language = "en";
     o.n_threads = 2;
     o.no_fallback = 1; /* most tests: one decode per window (fallback has its own test) */
+    return o;
+}
+
+/* opts_for(model) with greedy search (beam 1), what most tests decode with. */
+static sotto_asr_options greedy_opts_for(const char *model)
+{
+    sotto_asr_options o = opts_for(model);
+    o.beam_size = 1;
     return o;
 }
 
@@ -117,6 +126,26 @@ static double run(const sotto_asr_options *o, const float *pcm, size_t n, double
     return dt;
 }
 
+/* run(), then check_structure() on the result for a multilingual model (eot 50257). */
+static double run_checked(const sotto_asr_options *o, const float *pcm, size_t n, double t_offset,
+                          sotto_transcript *t)
+{
+    double dt = run(o, pcm, n, t_offset, t);
+    check_structure(t, t_offset, n, 50257);
+    return dt;
+}
+
+/* run_checked() on whisper_test_speech(seconds, seed); returns the wall time. */
+static double run_speech(const sotto_asr_options *o, double seconds, uint64_t seed, double t_offset,
+                         sotto_transcript *t)
+{
+    size_t n;
+    float *pcm = whisper_test_speech(seconds, seed, &n);
+    double dt = run_checked(o, pcm, n, t_offset, t);
+    free(pcm);
+    return dt;
+}
+
 static size_t total_tokens(const sotto_transcript *t)
 {
     size_t n = 0;
@@ -175,8 +204,8 @@ TEST(greedy_structure_and_model_name)
 {
     size_t n;
     float *pcm = whisper_test_speech(20.0, 1, &n);
-    sotto_asr_options o = opts_for(write_model("small-448.bin", whisper_test_small_hparams(51865, 448), NN_F32, 11));
-    o.beam_size = 1;
+    const char *model = write_model("small-448.bin", whisper_test_small_hparams(51865, 448), NN_F32, 11);
+    sotto_asr_options o = greedy_opts_for(model);
     sotto_asr *asr = NULL;
     ASSERT_OK(sotto_asr_new("whisper", &o, &asr));
     ASSERT_STR_EQ(sotto_asr_model_name(asr), "small-448.bin");
@@ -197,8 +226,7 @@ TEST(deterministic_at_temperature_zero)
 {
     size_t n;
     float *pcm = whisper_test_speech(5.0, 2, &n);
-    sotto_asr_options o = opts_for(small_model());
-    o.beam_size = 1;
+    sotto_asr_options o = greedy_opts_for(small_model());
     /* the same recognizer twice: identical output, nothing carries over between calls */
     sotto_asr *asr = NULL;
     ASSERT_OK(sotto_asr_new("whisper", &o, &asr));
@@ -223,13 +251,11 @@ TEST(beam_1_and_beam_5)
     sotto_asr_options o = opts_for(small_model());
     sotto_transcript g, b;
     o.beam_size = 1;
-    double t1 = run(&o, pcm, n, 0, &g);
+    double t1 = run_checked(&o, pcm, n, 0, &g);
     o.beam_size = 5;
-    double t5 = run(&o, pcm, n, 0, &b);
+    double t5 = run_checked(&o, pcm, n, 0, &b);
     fprintf(stderr, "beam 1: %.2f s, %zu tokens; beam 5: %.2f s, %zu tokens\n", t1, total_tokens(&g), t5,
             total_tokens(&b));
-    check_structure(&g, 0, n, 50257);
-    check_structure(&b, 0, n, 50257);
     ASSERT_TRUE(g.n_segments > 0 && b.n_segments > 0);
     for (size_t i = 0; i < b.n_segments; i++)
         ASSERT_TRUE(b.segments[i].temperature == 0.0f);
@@ -246,10 +272,9 @@ TEST(best_of_sampling_is_reproducible)
     o.temperature = 0.6f;
     o.best_of = 3;
     sotto_transcript a, b;
-    run(&o, pcm, n, 0, &a);
+    run_checked(&o, pcm, n, 0, &a);
     run(&o, pcm, n, 0, &b);
     assert_same(&a, &b);
-    check_structure(&a, 0, n, 50257);
     for (size_t i = 0; i < a.n_segments; i++)
         ASSERT_NEAR(a.segments[i].temperature, 0.6, 1e-6);
     sotto_transcript_free(&a);
@@ -259,35 +284,29 @@ TEST(best_of_sampling_is_reproducible)
 
 TEST(temperature_fallback)
 {
-    size_t n;
-    float *pcm = whisper_test_speech(3.0, 5, &n);
     sotto_asr_options o = opts_for(small_model());
     o.no_fallback = 0;
     o.beam_size = 2;
     o.best_of = 2;
     sotto_transcript a;
-    double dt = run(&o, pcm, n, 0, &a);
+    double dt = run_speech(&o, 3.0, 5, 0, &a);
     fprintf(stderr, "fallback: %.2f s, %zu segments\n", dt, a.n_segments);
-    check_structure(&a, 0, n, 50257);
     /* a result below the log-probability threshold was retried at a higher temperature */
     for (size_t i = 0; i < a.n_segments; i++)
         ASSERT_TRUE(a.segments[i].temperature > 0.0f || a.segments[i].avg_logprob >= -1.0f);
     sotto_transcript_free(&a);
-    free(pcm);
 }
 
 TEST(language_auto_on_multilingual)
 {
     size_t n;
     float *pcm = whisper_test_speech(4.0, 6, &n);
-    sotto_asr_options o = opts_for(small_model());
+    sotto_asr_options o = greedy_opts_for(small_model());
     o.language = "auto";
-    o.beam_size = 1;
     sotto_transcript t;
-    run(&o, pcm, n, 0, &t);
+    run_checked(&o, pcm, n, 0, &t);
     fprintf(stderr, "detected language: %s\n", t.language);
     ASSERT_TRUE(whisper_lang_index(t.language) >= 0);
-    check_structure(&t, 0, n, 50257);
     for (size_t i = 0; i < t.n_segments; i++)
         ASSERT_STR_EQ(t.segments[i].language, t.language);
     sotto_transcript_free(&t);
@@ -313,9 +332,8 @@ TEST(english_only_model)
     size_t n;
     float *pcm = whisper_test_speech(4.0, 7, &n);
     const char *path = write_model("small.en.bin", whisper_test_small_hparams(51864, 64), NN_F32, 12);
-    sotto_asr_options o = opts_for(path);
+    sotto_asr_options o = greedy_opts_for(path);
     o.language = NULL;
-    o.beam_size = 1;
     o.translate = 1; /* ignored: English-only models have no task token */
     sotto_transcript t;
     run(&o, pcm, n, 0, &t);
@@ -330,20 +348,17 @@ TEST(translate_and_no_timestamps)
 {
     size_t n;
     float *pcm = whisper_test_speech(5.0, 8, &n);
-    sotto_asr_options o = opts_for(small_model());
-    o.beam_size = 1;
+    sotto_asr_options o = greedy_opts_for(small_model());
     o.language = "nl";
     o.translate = 1;
     sotto_transcript t;
-    run(&o, pcm, n, 0, &t);
-    check_structure(&t, 0, n, 50257);
+    run_checked(&o, pcm, n, 0, &t);
     ASSERT_STR_EQ(t.language, "nl");
     sotto_transcript_free(&t);
     /* without timestamps a window is one segment spanning its audio */
     o.translate = 0;
     o.no_timestamps = 1;
-    run(&o, pcm, n, 3.0, &t);
-    check_structure(&t, 3.0, n, 50257);
+    run_checked(&o, pcm, n, 3.0, &t);
     ASSERT_TRUE(t.n_segments <= 1);
     if (t.n_segments == 1) {
         ASSERT_NEAR(t.segments[0].start, 3.0, 1e-9);
@@ -355,29 +370,20 @@ TEST(translate_and_no_timestamps)
 
 TEST(initial_prompt)
 {
-    size_t n;
-    float *pcm = whisper_test_speech(4.0, 9, &n);
-    sotto_asr_options o = opts_for(small_model());
-    o.beam_size = 1;
+    sotto_asr_options o = greedy_opts_for(small_model());
     o.prompt = "  Meeting notes: Sotto, Whisper, Ünïcode.  ";
     sotto_transcript a;
-    run(&o, pcm, n, 0, &a);
-    check_structure(&a, 0, n, 50257);
+    run_speech(&o, 4.0, 9, 0, &a);
     ASSERT_TRUE(a.n_segments > 0);
     sotto_transcript_free(&a);
-    free(pcm);
 }
 
 TEST(word_timestamps)
 {
-    size_t n;
-    float *pcm = whisper_test_speech(3.0, 10, &n);
-    sotto_asr_options o = opts_for(small_model());
-    o.beam_size = 1;
+    sotto_asr_options o = greedy_opts_for(small_model());
     o.word_timestamps = 1;
     sotto_transcript t;
-    run(&o, pcm, n, 1.0, &t);
-    check_structure(&t, 1.0, n, 50257);
+    run_speech(&o, 3.0, 10, 1.0, &t);
     size_t n_words = 0;
     for (size_t i = 0; i < t.n_segments; i++) {
         const sotto_segment *g = &t.segments[i];
@@ -397,7 +403,6 @@ TEST(word_timestamps)
     fprintf(stderr, "word timestamps: %zu segments, %zu words\n", t.n_segments, n_words);
     ASSERT_TRUE(n_words > 0);
     sotto_transcript_free(&t);
-    free(pcm);
 }
 
 typedef struct tok_log {
@@ -435,8 +440,7 @@ TEST(on_token_cross_attention)
 {
     size_t n;
     float *pcm = whisper_test_speech(3.0, 11, &n);
-    sotto_asr_options o = opts_for(small_model());
-    o.beam_size = 1;
+    sotto_asr_options o = greedy_opts_for(small_model());
     tok_log log = {0};
     o.on_token = on_token;
     o.on_token_user = &log;
@@ -469,8 +473,7 @@ TEST(long_audio_uses_several_windows)
     whisper_runner *r = NULL;
     ASSERT_OK(whisper_model_load(path, &m));
     ASSERT_OK(whisper_tokenizer_new(m, &tk));
-    sotto_asr_options o = opts_for(path);
-    o.beam_size = 1;
+    sotto_asr_options o = greedy_opts_for(path);
     ASSERT_OK(whisper_runner_new(m, tk, 2, whisper_runner_slots(&o), &r));
     sotto_transcript t;
     sotto_transcript_init(&t);
@@ -504,8 +507,7 @@ TEST(f16_and_q8_0_models)
         sotto_asr_options o = opts_for(path);
         o.beam_size = 2;
         sotto_transcript a;
-        run(&o, pcm, n, 0, &a);
-        check_structure(&a, 0, n, 50257);
+        run_checked(&o, pcm, n, 0, &a);
         ASSERT_TRUE(a.n_segments > 0);
         sotto_transcript_free(&a);
     }
@@ -514,8 +516,7 @@ TEST(f16_and_q8_0_models)
 
 TEST(short_and_empty_input)
 {
-    sotto_asr_options o = opts_for(small_model());
-    o.beam_size = 1;
+    sotto_asr_options o = greedy_opts_for(small_model());
     sotto_asr *asr = NULL;
     ASSERT_OK(sotto_asr_new("whisper", &o, &asr));
     sotto_transcript t;
@@ -535,8 +536,7 @@ TEST(generic_stream)
 {
     size_t n;
     float *pcm = whisper_test_speech(4.0, 15, &n);
-    sotto_asr_options o = opts_for(small_model());
-    o.beam_size = 1;
+    sotto_asr_options o = greedy_opts_for(small_model());
     sotto_asr *asr = NULL;
     sotto_asr_stream *s = NULL;
     ASSERT_OK(sotto_asr_new("whisper", &o, &asr));
@@ -560,14 +560,10 @@ TEST(generic_stream)
 /* The real speech fixture (flite kal16) through the same path the CLI takes. */
 TEST(speech_fixture)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/utt_00_kal16.wav", check_fixtures_dir());
-    float *pcm = NULL;
     size_t n = 0;
-    ASSERT_OK(sotto_audio_load(path, NULL, &pcm, &n));
+    float *pcm = check_load_speech("utt_00_kal16.wav", &n);
     ASSERT_TRUE(n > RATE);
-    sotto_asr_options o = opts_for(small_model());
-    o.beam_size = 1;
+    sotto_asr_options o = greedy_opts_for(small_model());
     o.word_timestamps = 1;
     sotto_transcript t;
     run(&o, pcm, n, 0, &t);

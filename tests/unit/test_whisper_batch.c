@@ -15,36 +15,19 @@
 #include "check.h"
 #include "sotto/error.h"
 #include "whisper_test_fixtures.h"
+#include "check_whisper.h"
 
 #define N_SEQ 5
 
 static whisper_model *small_model(nn_type wtype, int n_text_ctx)
 {
-    whisper_hparams hp = {.n_vocab = 51865, .n_audio_ctx = 1500, .n_audio_state = 64,
-                          .n_audio_head = 2, .n_audio_layer = 2, .n_text_ctx = n_text_ctx,
-                          .n_text_state = 64, .n_text_head = 2, .n_text_layer = 3,
-                          .n_mels = 80, .ftype = wtype == NN_F32 ? 0 : wtype == NN_F16 ? 1 : 7};
-    char path[1024];
-    snprintf(path, sizeof path, "%s/batch-%s.bin", check_tmpdir(), nn_type_name(wtype));
-    ASSERT_OK(whisper_model_write_random(&hp, wtype, 29, path));
-    whisper_model *m = NULL;
-    ASSERT_OK(whisper_model_load(path, &m));
-    return m;
+    return check_whisper_small_model("batch", wtype, n_text_ctx, 29);
 }
 
 /* A deterministic, speech-free but structured log-mel window. */
 static whisper_state *encoded_state(const whisper_model *m, int n_threads)
 {
-    whisper_state *st = NULL;
-    ASSERT_OK(whisper_state_new(m, n_threads, &st));
-    size_t n = (size_t)m->hp.n_mels * WHISPER_N_FRAMES;
-    float *mel = malloc(sizeof *mel * n);
-    ASSERT_TRUE(mel != NULL);
-    for (size_t i = 0; i < n; i++)
-        mel[i] = 0.5f * sinf((float)i * 0.013f) + 0.25f * cosf((float)(i % 3000) * 0.07f);
-    ASSERT_OK(whisper_encode(st, mel));
-    free(mel);
-    return st;
+    return check_whisper_encoded(m, n_threads, 0);
 }
 
 /* Sequences primed to different lengths, then three batched steps; each step compared
@@ -62,20 +45,11 @@ static void check_batch_equals_single(nn_type wtype, int n_threads)
     for (int i = 0; i < N_SEQ; i++) {
         ASSERT_OK(whisper_kv_new(m, &kv[i]));
         ASSERT_OK(whisper_kv_new(m, &ref[i]));
-        int32_t prefix[16];
-        int n = 1 + 3 * i; /* positions 1, 4, 7, 10, 13: different n_past per sequence */
-        for (int j = 0; j < n; j++)
-            prefix[j] = (int32_t)((50258 + 977 * i + 131 * j) % 50000);
-        ASSERT_OK(whisper_decode(st, kv[i], prefix, n, 0, ls, NULL));
-        pos[i] = n;
+        /* positions 1, 4, 7, 10, 13: different n_past per sequence */
+        pos[i] = check_whisper_prime(st, kv[i], i, ls);
         tok[i] = (int32_t)(1000 + 37 * i);
     }
-    /* Quantized weights on SIMD kernels: a batch (m = 5) and a single row (m = 1) sum
-     * attention in different float orders, and the next product's 8-bit activation
-     * quantization can turn that rounding difference into a whole quantization step
-     * (measured 5.5e-3); a batching mistake (wrong cache row or position) is O(1). */
-    const int exact = wtype == NN_F32 || wtype == NN_F16 || strcmp(nn_isa_name(), "scalar") == 0;
-    const double bound = exact ? 1e-5 : 3e-2;
+    const double bound = check_whisper_batch_bound(wtype);
     for (int step = 0; step < 3; step++) {
         for (int i = 0; i < N_SEQ; i++)
             whisper_kv_copy(ref[i], kv[i]);

@@ -17,44 +17,20 @@
 #include "check.h"
 #include "sotto/error.h"
 #include "whisper_test_fixtures.h"
+#include "check_whisper.h"
 
 #define MAX_ROWS 8
 #define MAX_WIN 3
 
 static whisper_model *small_model(nn_type wtype)
 {
-    whisper_hparams hp = whisper_test_small_hparams(51865, 64);
-    hp.ftype = wtype == NN_F32 ? 0 : wtype == NN_F16 ? 1 : 7;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/multi-%s.bin", check_tmpdir(), nn_type_name(wtype));
-    ASSERT_OK(whisper_model_write_random(&hp, wtype, 31, path));
-    whisper_model *m = NULL;
-    ASSERT_OK(whisper_model_load(path, &m));
-    return m;
+    return check_whisper_small_model("multi", wtype, 64, 31);
 }
 
 /* Window w: a structured log-mel different for every w. */
 static whisper_state *encoded_state(const whisper_model *m, int n_threads, int w)
 {
-    whisper_state *st = NULL;
-    ASSERT_OK(whisper_state_new(m, n_threads, &st));
-    size_t n = (size_t)m->hp.n_mels * WHISPER_N_FRAMES;
-    float *mel = malloc(sizeof *mel * n);
-    ASSERT_TRUE(mel != NULL);
-    for (size_t i = 0; i < n; i++)
-        mel[i] = 0.5f * sinf((float)i * (0.013f + 0.004f * (float)w)) + 0.25f * cosf((float)(i % 3000) * 0.07f * (float)(w + 1));
-    ASSERT_OK(whisper_encode(st, mel));
-    free(mel);
-    return st;
-}
-
-/* Bound as test_whisper_batch.c: f16 weights widen exactly (batch and single differ only
- * in summation order); quantized SIMD kernels quantize activations to 8 bits, where a
- * rounding difference can become one quantization step; a wrong window, cache row or
- * position is O(1). */
-static double bound_for(nn_type wtype)
-{
-    return wtype == NN_F32 || wtype == NN_F16 || strcmp(nn_isa_name(), "scalar") == 0 ? 1e-5 : 3e-2;
+    return check_whisper_encoded(m, n_threads, w);
 }
 
 /* n_rows rows spread over n_win windows (row i on window i % n_win), primed to different
@@ -76,17 +52,12 @@ static void check_multi(const whisper_model *m, whisper_state **win, int n_win, 
         sts[i] = win[i % n_win];
         ASSERT_OK(whisper_kv_new(m, &kv[i]));
         ASSERT_OK(whisper_kv_new(m, &ref[i]));
-        int32_t prefix[32];
-        int n = 1 + 3 * i;
-        for (int j = 0; j < n; j++)
-            prefix[j] = (int32_t)((50258 + 977 * i + 131 * j) % 50000);
-        ASSERT_OK(whisper_decode(sts[i], kv[i], prefix, n, 0, ls, NULL));
-        pos[i] = n;
+        pos[i] = check_whisper_prime(sts[i], kv[i], i, ls);
         tok[i] = (int32_t)(1000 + 37 * i);
         /* every other row asks for its attention weights */
         attn[i] = i % 2 == 0 ? malloc(sizeof(float) * LHA) : NULL;
     }
-    const double bound = bound_for(m->wtype);
+    const double bound = check_whisper_batch_bound(m->wtype);
     for (int step = 0; step < 2; step++) {
         for (int i = 0; i < n_rows; i++)
             whisper_kv_copy(ref[i], kv[i]);
