@@ -3,6 +3,8 @@
 
   stream_latency.py single  PLACEMENT.json EVENTS.jsonl [LABEL]   [--cpu-s S] [--client-cpu-s S] [--cores N]
   stream_latency.py multi   PLACEMENT.json EVENTS.jsonl           [--cpu-s S] [--client-cpu-s S] [--cores N]
+                                                                  [--offsets S0,S1,...]
+  stream_latency.py offsets PLACEMENT.json N
   stream_latency.py whisper AUDIO_S EVENTS.jsonl [LABEL]           [--cpu-s S] [--cores N]
 
 --cpu-s: the server's CPU seconds (user+sys) during the run; with it the output adds
@@ -21,6 +23,11 @@ end). First-partial latency: per utterance, the first event with text after the
 utterance's start, minus the end of its first reference word. Normalized erasure: words
 deleted from the displayed text (committed finals + current partial) summed over events,
 divided by the number of final words.
+
+`offsets` prints N comma-separated rotation points, all in pauses (0 and two points in
+every pause between utterances, at its thirds), for ws_client --offsets: concurrent
+streams then talk at different times, like independent speakers. `multi --offsets` takes
+the same list and scores stream i against the placement rotated by offset i mod count.
 """
 import json
 import re
@@ -74,6 +81,22 @@ def ref_words(placement):
             if norm(w["word"]):
                 out.append((norm(w["word"]), u["start"] + w["end"]))
     return out
+
+
+def rotated(placement, off):
+    """The placement of the stream rotated to begin `off` s in (a cut inside a pause)."""
+    d = placement["duration"]
+    us = [dict(u, start=(u["start"] - off) % d) for u in placement["utterances"]]
+    return dict(placement, utterances=sorted(us, key=lambda u: u["start"]))
+
+
+def rotation_points(placement, n):
+    us = placement["utterances"]
+    pts = [0.0]
+    for a, b in zip(us, us[1:]):
+        end, nxt = a["start"] + a["duration"], b["start"]
+        pts += [end + (nxt - end) / 3, end + 2 * (nxt - end) / 3]
+    return [pts[i % len(pts)] for i in range(n)]
 
 
 def analyse(placement, events):
@@ -207,7 +230,11 @@ def main():
         whisper_report(events, sys.argv[4] if len(sys.argv) > 4 else "", audio_s,
                        cost_figures(cpu_s, 1, audio_s, cores), cores)
         return
+    offsets = take_opt("--offsets", lambda v: [float(x) for x in v.split(",")])
     mode, placement = sys.argv[1], json.load(open(sys.argv[2]))
+    if mode == "offsets":
+        print(",".join(f"{x:.3f}" for x in rotation_points(placement, int(sys.argv[3]))))
+        return
     events = [json.loads(l) for l in open(sys.argv[3]) if l.startswith("{")]
     if mode == "single":
         r = analyse(placement, events)
@@ -226,7 +253,7 @@ def main():
         by.setdefault(e["stream"], []).append(e)
     rows = []
     for k in sorted(by):
-        r = analyse(placement, by[k])
+        r = analyse(rotated(placement, offsets[k % len(offsets)]) if offsets else placement, by[k])
         rows.append(r)
         print(f"  stream {k:2d}: finals {r['words_final']:4d} words  WER {100 * r['wer_text']:5.1f}%  "
               f"final-word latency mean {r['lat_mean']:.2f} s p95 {r['lat_p95']:.2f}  RTF {r['rtf']:.3f}  "

@@ -10,6 +10,11 @@
 # p95), first-partial latency, normalized erasure of partials, WER of the finals, RTF and
 # recognizer calls saved by the VAD. Then N concurrent streams (default 20) of the same
 # audio: per-stream RTF, backlog, degraded flag and final-word latency: do they keep up?
+# The N streams run twice (MULTI_MODES, default "staggered lockstep"): staggered, each
+# stream's audio rotated to begin at a different pause (ws_client --offsets), so they talk
+# at different times like independent speakers; lockstep, all send the same audio at the
+# same moment, so every stream speaks at once (the worst case: the load comes in bursts of
+# N voiced streams with nothing between).
 # STREAMS=N sets N (a list runs each: STREAMS="1 5 20"); ONLY_MULTI=1 skips the single-stream part;
 # MULTI_START is the concurrent streams' start message (default {"policy":"native"});
 # ONLY_WHISPER=1 (with WHISPER=1) skips every sphinx part; POLICIES="native_early" picks the
@@ -151,14 +156,18 @@ done
 
 fi
 for n in $n_streams; do
-  echo "== $n concurrent streams ($multi_start), real time"
-  c0=$(cpu_of "$pid")
-  run_timed "$ws" --url "$url" --realtime --chunk-ms 40 --streams "$n" --start "$multi_start" --timeout 600 \
-    "$work/stream.wav" > "$work/ev_multi_$n.jsonl" || echo "  (ws_client exited $?)"
-  settle "$pid"
-  c1=$(cpu_of "$pid")
-  $py "$here/stream_latency.py" multi "$work/placement.json" "$work/ev_multi_$n.jsonl" \
-    --cpu-s "$(delta "$c0" "$c1")" --client-cpu-s "$run_cpu" --cores "$cores" 2>> "$work/summary.jsonl"
+  for mode in ${MULTI_MODES:-staggered lockstep}; do
+    offs=()
+    [ "$mode" = staggered ] && offs=(--offsets "$($py "$here/stream_latency.py" offsets "$work/placement.json" "$n")")
+    echo "== $n concurrent streams ($multi_start), real time, $mode"
+    c0=$(cpu_of "$pid")
+    run_timed "$ws" --url "$url" --realtime --chunk-ms 40 --streams "$n" --start "$multi_start" --timeout 600 \
+      "${offs[@]}" "$work/stream.wav" > "$work/ev_multi_${n}_$mode.jsonl" || echo "  (ws_client exited $?)"
+    settle "$pid"
+    c1=$(cpu_of "$pid")
+    $py "$here/stream_latency.py" multi "$work/placement.json" "$work/ev_multi_${n}_$mode.jsonl" "${offs[@]}" \
+      --cpu-s "$(delta "$c0" "$c1")" --client-cpu-s "$run_cpu" --cores "$cores" 2>> "$work/summary.jsonl"
+  done
 done
 fi
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=

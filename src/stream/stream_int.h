@@ -133,6 +133,8 @@ struct sotto_stream {
                             (the batch included), 0 once caught up; written by the worker
                             under lock, read by it and by the stats (under lock) */
     int slotted;         /* threaded: the worker holds a compute slot (worker.c) */
+    double contended_at; /* threaded: time_now() when the worker last waited over
+                            SHED_SLOT_WAIT_S for a compute slot (worker.c) */
     char *last_partial;  /* "" when none shown */
     int done;            /* finish processed */
 

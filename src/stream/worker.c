@@ -43,6 +43,21 @@
  * SOTTO_STREAM_SLOTS overrides the count (0 = no limit). */
 #define SLOT_STALL_S 1.0
 
+/* Load shedding (options.shed_load) on two signals. A stream's own backlog over
+ * max_backlog_s; and the machine's: a wait of over SHED_SLOT_WAIT_S for a compute slot
+ * means the streams of the process want more than the cores give, so every stream that
+ * waits that long sheds at once, before its backlog has grown (with only the backlog
+ * rule, twenty streams on two cores each ran the extra passes until 4 s waited, and then
+ * sat at 5-7 s of backlog for the rest of the stream). A stream stops shedding when its
+ * backlog is below a quarter of max_backlog_s and it has not waited that long for
+ * SHED_HOLD_S: shedding lowers the load and so the waits, and without the hold the
+ * streams would take the passes back at once and overload the cores again. Twenty
+ * streams (bench/stream_latency.sh, A/B in one session): max backlog 5.2 -> 1.2 s and
+ * final-word latency 3.9 -> 2.4 s with staggered talkers, 8.3 -> 4.0 s and 5.1 -> 3.3 s
+ * when all talk at once; CPU per stream 0.099 -> 0.087 and 0.099 -> 0.077. */
+#define SHED_SLOT_WAIT_S 0.3
+#define SHED_HOLD_S 10.0
+
 typedef struct slot_waiter {
     struct slot_waiter *next;
     int granted;
@@ -81,8 +96,10 @@ static void slot_unlink(slot_waiter *w)
         slot_tail = prev;
 }
 
-static void slot_acquire(void)
+/* Returns the seconds spent waiting for the slot. */
+static double slot_acquire(void)
 {
+    double t0 = time_now();
     pthread_mutex_lock(&slot_lock);
     if (slots_configured() > 0) {
         if (slot_busy < slot_max && !slot_head) {
@@ -112,6 +129,7 @@ static void slot_acquire(void)
         }
     }
     pthread_mutex_unlock(&slot_lock);
+    return time_now() - t0;
 }
 
 void stream_slot_progress(void)
@@ -154,9 +172,10 @@ static void *worker_main(void *arg)
             break;
         /* a compute slot first, then the audio: what arrives while waiting joins the batch */
         int slotted = s->policy == &stream_policy_native;
+        double slot_wait = 0;
         if (slotted) {
             pthread_mutex_unlock(&s->lock);
-            slot_acquire();
+            slot_wait = slot_acquire();
             pthread_mutex_lock(&s->lock);
             if (s->stop_req) {
                 slot_release();
@@ -164,14 +183,18 @@ static void *worker_main(void *arg)
             }
             s->slotted = 1; /* (read by this thread only, in stream_emit / count_call) */
         }
-        /* shed_load: decided on the whole backlog, with hysteresis so that a stream near
-         * the threshold does not flip at every batch */
+        /* shed_load: on the whole backlog and on the wait for a slot (SHED_SLOT_WAIT_S),
+         * with hysteresis so that a stream near the thresholds does not flip at every batch */
         double wait_s = (double)s->inbox_n / STREAM_RATE;
         s->behind_s = wait_s;
         if (s->o.shed_load) {
-            if (wait_s > s->o.max_backlog_s)
+            double now = time_now();
+            if (slot_wait > SHED_SLOT_WAIT_S)
+                s->contended_at = now;
+            int contended = s->contended_at > 0 && now - s->contended_at < SHED_HOLD_S;
+            if (wait_s > s->o.max_backlog_s || slot_wait > SHED_SLOT_WAIT_S)
                 s->st.shedding = 1;
-            else if (wait_s < s->o.max_backlog_s / 4)
+            else if (wait_s < s->o.max_backlog_s / 4 && !contended)
                 s->st.shedding = 0;
         }
         /* take all waiting audio, or up to the first pending flush */

@@ -5,7 +5,7 @@
  *   ws_client --url ws://127.0.0.1:PORT/v1/listen?api_key=K [--realtime] [--chunk-ms 40]
  *             [--streams N] [--stop | --drop-after SEC] [--start JSON] [--no-start]
  *             [--format s16le|f32le] [--send-rate HZ] [--inject text:STR|bin:N]...
- *             [--timeout SEC] [--msgpack] [--show-frames] FILE
+ *             [--timeout SEC] [--msgpack] [--show-frames] [--offsets S0,S1,...] FILE
  *
  * Each stream sends {"type":"start", ...the --start members} (unless --no-start), waits
  * for "ready", then sends FILE (any format sotto reads, as 16 kHz mono) in chunk-ms
@@ -20,6 +20,9 @@
  * trailing bytes) and printed as the same JSON lines; a frame that does not decode prints
  * {"type":"invalid_msgpack"} and fails the run. --show-frames adds "frame":"binary" or
  * "frame":"text" after "wall", so a test can check which frames came.
+ * --offsets makes concurrent streams independent talkers instead of one chorus: stream i
+ * sends FILE rotated to begin S(i mod count) seconds in (the part before that follows at
+ * the end), so their speech and pauses fall at different times (benchmarks cut at pauses).
  * Exit status: 0 when every stream ended as asked, 1 on a connection error, 2 on timeout.
  */
 #define _GNU_SOURCE
@@ -39,6 +42,7 @@
 #include "sotto/sotto.h"
 
 #define MAX_INJECT 16
+#define MAX_OFFSETS 64
 
 static struct {
     char host[256], path[4096];
@@ -48,6 +52,8 @@ static struct {
     const char *start_json, *file;
     const char *inject[MAX_INJECT];
     int n_inject;
+    double offsets[MAX_OFFSETS]; /* --offsets: seconds each stream's audio is rotated by */
+    int n_offsets;
     unsigned char *bytes; /* the whole file in the wire format */
     size_t n_bytes, bytes_per_s;
 } G;
@@ -61,6 +67,7 @@ typedef struct client {
     int ready, closed, done, bad_frames;
     double t0; /* wall clock at ready */
     int rc;
+    unsigned char *bytes; /* what this stream sends: G.bytes or its rotated copy (owned) */
 } client;
 
 static double now_s(void)
@@ -412,7 +419,7 @@ static void *run_stream(void *arg)
         size_t n = G.n_bytes - off < frame ? G.n_bytes - off : frame;
         if (off + n > drop_at)
             n = drop_at > off ? drop_at - off : 0;
-        if (n && mg_websocket_client_write(conn, MG_WEBSOCKET_OPCODE_BINARY, (const char *)G.bytes + off, n) <= 0) {
+        if (n && mg_websocket_client_write(conn, MG_WEBSOCKET_OPCODE_BINARY, (const char *)c->bytes + off, n) <= 0) {
             pthread_mutex_lock(&c->mu);
             c->closed = 1; /* the server went away */
             pthread_mutex_unlock(&c->mu);
@@ -494,6 +501,42 @@ static int load_audio(void)
     return 0;
 }
 
+/* "S0,S1,..." into G.offsets; -1 on anything but non-negative numbers */
+static int parse_offsets(const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        char *end = NULL;
+        double v = strtod(p, &end);
+        if (end == p || !(v >= 0) || G.n_offsets == MAX_OFFSETS || (*end && *end != ','))
+            return -1;
+        G.offsets[G.n_offsets++] = v;
+        p = *end ? end + 1 : end;
+    }
+    return G.n_offsets > 0 ? 0 : -1;
+}
+
+/* Stream i's audio: FILE rotated by its offset (a copy it owns), or G.bytes itself. */
+static int stream_bytes(client *c)
+{
+    size_t align = G.f32 ? 4 : 2;
+    size_t at = 0;
+    if (G.n_offsets > 0 && G.n_bytes > 0) {
+        at = (size_t)(G.offsets[c->index % G.n_offsets] * (double)G.bytes_per_s) % G.n_bytes;
+        at -= at % align;
+    }
+    if (at == 0) {
+        c->bytes = G.bytes;
+        return 0;
+    }
+    c->bytes = malloc(G.n_bytes);
+    if (!c->bytes)
+        return -1;
+    memcpy(c->bytes, G.bytes + at, G.n_bytes - at);
+    memcpy(c->bytes + (G.n_bytes - at), G.bytes, at);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     G.chunk_ms = 40;
@@ -530,7 +573,13 @@ int main(int argc, char **argv)
             G.msgpack = 1;
         else if (!strcmp(a, "--show-frames"))
             G.show_frames = 1;
-        else if (!strcmp(a, "--inject") && more && G.n_inject < MAX_INJECT)
+        else if (!strcmp(a, "--offsets") && more) {
+            if (parse_offsets(argv[++i]) != 0) {
+                fprintf(stderr, "ws_client: --offsets wants up to %d non-negative seconds, comma-separated\n",
+                        MAX_OFFSETS);
+                return 1;
+            }
+        } else if (!strcmp(a, "--inject") && more && G.n_inject < MAX_INJECT)
             G.inject[G.n_inject++] = argv[++i];
         else if (a[0] != '-' && !G.file)
             G.file = a;
@@ -544,7 +593,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: ws_client --url ws://HOST:PORT/PATH [--realtime] [--chunk-ms MS] "
                         "[--streams N] [--stop|--drop-after SEC] [--start JSON] [--no-start] "
                         "[--format s16le|f32le] [--send-rate HZ>=16000] [--inject text:S|bin:N] "
-                        "[--timeout SEC] [--msgpack] [--show-frames] FILE\n");
+                        "[--timeout SEC] [--msgpack] [--show-frames] [--offsets S0,S1,...] FILE\n");
         return 1;
     }
     if (G.msgpack) {
@@ -564,6 +613,8 @@ int main(int argc, char **argv)
         return 1;
     for (int i = 0; i < G.n_streams; i++) {
         cs[i].index = i;
+        if (stream_bytes(&cs[i]) != 0)
+            return 1;
         pthread_mutex_init(&cs[i].mu, NULL);
         pthread_cond_init(&cs[i].cv, NULL);
         pthread_create(&th[i], NULL, run_stream, &cs[i]);
@@ -577,6 +628,9 @@ int main(int argc, char **argv)
             rc = 1;
     }
     mg_exit_library();
+    for (int i = 0; i < G.n_streams; i++)
+        if (cs[i].bytes != G.bytes)
+            free(cs[i].bytes);
     free(cs);
     free(th);
     free(G.bytes);
