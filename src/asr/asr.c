@@ -509,6 +509,15 @@ int asr_stream_partial_words(sotto_asr_stream *s, sotto_transcript *out)
     return s->asr->backend->stream_partial_words(s->native, out);
 }
 
+int asr_stream_want_finals(sotto_asr_stream *s, int want)
+{
+    if (!s)
+        return error_set(SOTTO_EINVAL, "asr_stream_want_finals: stream is NULL");
+    if (!s->native || !s->asr->backend->stream_want_finals)
+        return 0;
+    return s->asr->backend->stream_want_finals(s->native, want);
+}
+
 /* ---- private whole-buffer run states (asr_runner, see asr_int.h) ------------------------ */
 
 struct asr_runner {

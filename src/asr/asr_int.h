@@ -88,6 +88,11 @@ typedef struct asr_backend {
      * it created (>= 0) or a negative SOTTO_E*. Thread-safe with stream_new/stream_free
      * of the same recognizer (and with other warm calls); not serialized by asr.c. */
     int (*stream_warm)(void *state, int n);
+    /* Optional (NULL: the stream always does all its work): want = 0 tells the native
+     * stream that its finals of the utterances that start from now on will not be used
+     * (the caller recognizes them again), so it may skip work that only improves them;
+     * want = 1 (the default) undoes it. Between utterances; finals are still produced. */
+    int (*stream_want_finals)(void *stream, int want);
     /* Optional (NULL: whole-buffer calls share the recognizer's run state under its lock):
      * a caller-owned run state for whole-buffer calls (asr_runner below), same model and
      * options as transcribe, so that calls on different runners run at the same time,
@@ -139,6 +144,9 @@ int asr_stream_new_generic(sotto_asr *asr, sotto_asr_stream **out);
  * for NULL arguments, SOTTO_ENOTSUP naming the backend when it (or the generic stream)
  * cannot give words mid-utterance. out is appended to (the caller owns and frees it). */
 int asr_stream_partial_words(sotto_asr_stream *s, sotto_transcript *out);
+/* The backend's stream_want_finals on a native stream (see asr_backend); 0 and nothing
+ * done where the backend has no such choice or the stream is the generic one. */
+int asr_stream_want_finals(sotto_asr_stream *s, int want);
 /* 1 when sotto_asr_stream_new(asr) gives a stream that asr_stream_partial_words serves. */
 int asr_stream_partial_words_supported(const sotto_asr *asr);
 /* Recognize a whole buffer for the stream's owner (the native policy's end-of-utterance

@@ -524,11 +524,17 @@ static int native_update(sotto_stream *s, void *state, int final)
             ns->utt_t0 = s->buf_t0;
             ns->n_utt = 0;
             ns->utt_whole = 1;
+            /* the live decoder's finals are published only for a shed utterance (and one
+             * too long for the pass): otherwise its second pass would be wasted. Decided
+             * at the start, the shedding state of the end can differ: a stream that starts
+             * shedding mid-utterance publishes first-pass finals for it. */
+            rc = asr_stream_want_finals(ns->as, s->st.shedding);
         }
         keep_audio(ns, s->buf, s->buf_n);
         double t0 = time_now();
         const char *partial = NULL;
-        rc = feed(s, ns, final);
+        if (rc == 0)
+            rc = feed(s, ns, final);
         if (rc == 0 && !final && !ns->words_mid)
             rc = sotto_asr_stream_partial(ns->as, &partial);
         double end = s->buf_t0 + (double)s->buf_n / STREAM_RATE;

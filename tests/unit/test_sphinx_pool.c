@@ -1,6 +1,7 @@
 /*
  * test_sphinx_pool.c - the sphinx backend's pool of stream decoders (sphinx_stream.c):
- * a stream on a reused decoder decodes exactly like one on a new decoder, warming creates
+ * a stream on a reused decoder decodes exactly like one on a new decoder, a stream that
+ * skips the second pass keeps its partials and the whole-utterance pass, warming creates
  * the decoders streams then take, the pool is safe under threads that create and free
  * streams at once, and sotto_asr_warm_streams checks its arguments and does nothing for
  * backends without per-stream decoders.
@@ -16,6 +17,7 @@
 #include "asr/sphinx/sphinx_int.h"
 #include "base/base_int.h"
 #include "check.h"
+#include "check_audio.h"
 #include "sotto/asr.h"
 #include "sotto/audio.h"
 #include "sotto/buf.h"
@@ -26,34 +28,6 @@
 #define BLOCK 1600 /* samples fed per step: 100 ms, like a live client */
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-static float *load_wav(const char *name, size_t *n_out)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", check_fixtures_dir(), name);
-    float *pcm = NULL;
-    ASSERT_OK(sotto_audio_load(path, NULL, &pcm, n_out));
-    return pcm;
-}
-
-/* Fixture utterances back to back as one buffer (caller frees). */
-static float *load_joined(const char *const *names, size_t n_names, size_t *n_out)
-{
-    float *all = NULL;
-    size_t n_all = 0;
-    for (size_t i = 0; i < n_names; i++) {
-        size_t n = 0;
-        float *pcm = load_wav(names[i], &n);
-        float *grown = realloc(all, (n_all + n) * sizeof *all);
-        ASSERT_TRUE(grown != NULL);
-        all = grown;
-        memcpy(all + n_all, pcm, n * sizeof *pcm);
-        n_all += n;
-        free(pcm);
-    }
-    *n_out = n_all;
-    return all;
-}
 
 /* A sphinx backend state with word times (what the server's recognizers use). */
 static sphinx_state *state_new(void)
@@ -103,6 +77,27 @@ static void trace_segments(sotto_buf *b, const char *tag, const sotto_transcript
     }
 }
 
+/* The text a trace buffer holds, as a string of its own; frees the buffer. Caller frees. */
+static char *buf_take(sotto_buf *b)
+{
+    char *s = str_dup(b->data ? b->data : "");
+    sotto_buf_free(b);
+    ASSERT_TRUE(s != NULL);
+    return s;
+}
+
+/* A whole-buffer pass over pcm on the stream's own decoder, with word times: one segment
+ * in *t (caller frees). */
+static void whole_pass(void *stream, const float *pcm, size_t n, sotto_transcript *t)
+{
+    sotto_asr_options o;
+    sotto_asr_options_init(&o);
+    o.word_timestamps = 1;
+    sotto_transcript_init(t);
+    ASSERT_OK(asr_backend_sphinx.stream_transcribe(stream, &o, pcm, n, 0.0, t));
+    ASSERT_TRUE(t->n_segments == 1);
+}
+
 /* Feed pcm to a stream in 100 ms blocks and write down everything it says: the partial
  * text and the partial words after every block, then the finals with word times and
  * probabilities. t0: samples the stream was fed before. Caller frees. */
@@ -128,10 +123,7 @@ static char *trace_stream(void *stream, const float *pcm, size_t n, uint64_t t0)
     ASSERT_TRUE(t.n_segments == 1);
     trace_segments(&b, "final", &t, t0);
     sotto_transcript_free(&t);
-    char *s = str_dup(b.data ? b.data : "");
-    sotto_buf_free(&b);
-    ASSERT_TRUE(s != NULL);
-    return s;
+    return buf_take(&b);
 }
 
 /* What a stream session on B says: a whole-buffer pass over B first (batch CMN over B:
@@ -140,23 +132,15 @@ static char *trace_stream(void *stream, const float *pcm, size_t n, uint64_t t0)
  * fed before. Caller frees. */
 static char *trace_session(void *stream, const float *b, size_t n_b, uint64_t t0)
 {
-    sotto_asr_options o;
-    sotto_asr_options_init(&o);
-    o.word_timestamps = 1;
     sotto_transcript t;
-    sotto_transcript_init(&t);
-    ASSERT_OK(asr_backend_sphinx.stream_transcribe(stream, &o, b, n_b, 0.0, &t));
-    ASSERT_TRUE(t.n_segments == 1);
+    whole_pass(stream, b, n_b, &t);
     sotto_buf whole = SOTTO_BUF_INIT;
     trace_segments(&whole, "whole", &t, 0);
     sotto_transcript_free(&t);
     char *live = trace_stream(stream, b, n_b, t0);
     sotto_buf_puts(&whole, live);
     free(live);
-    char *s = str_dup(whole.data);
-    sotto_buf_free(&whole);
-    ASSERT_TRUE(s != NULL);
-    return s;
+    return buf_take(&whole);
 }
 
 /* Utterance A (another voice and other words) goes through a stream's live decoder, which
@@ -165,13 +149,8 @@ static void decode_other_audio(void *stream, const float *a, size_t n_a)
 {
     char *ta = trace_stream(stream, a, n_a, 0);
     free(ta);
-    sotto_asr_options o;
-    sotto_asr_options_init(&o);
-    o.word_timestamps = 1;
     sotto_transcript t;
-    sotto_transcript_init(&t);
-    ASSERT_OK(asr_backend_sphinx.stream_transcribe(stream, &o, a, n_a, 0.0, &t));
-    ASSERT_TRUE(t.n_segments == 1);
+    whole_pass(stream, a, n_a, &t);
     sotto_transcript_free(&t);
 }
 
@@ -190,8 +169,8 @@ TEST(reused_decoder_decodes_exactly_like_a_new_one)
     static const char *const b_parts[] = {"utt_03_kal16.wav", "utt_00_kal16.wav",
                                           "utt_05_rms.wav", "utt_07_slt.wav"};
     size_t n_a = 0, n_b = 0;
-    float *a = load_wav("utt_01_slt.wav", &n_a);
-    float *b = load_joined(b_parts, sizeof b_parts / sizeof b_parts[0], &n_b);
+    float *a = check_load_speech("utt_01_slt.wav", &n_a);
+    float *b = check_load_joined(b_parts, sizeof b_parts / sizeof b_parts[0], 0, &n_b);
     ASSERT_TRUE(n_b > 10 * RATE);
 
     sphinx_state *st1 = state_new();
@@ -228,6 +207,59 @@ TEST(reused_decoder_decodes_exactly_like_a_new_one)
     asr_backend_sphinx.destroy(st2);
     free(a);
     free(b);
+}
+
+/* ---- the first pass alone (stream_want_finals 0) --------------------------------------- */
+
+/* The text of a trace up to its "final" line (the partials and partial words). */
+static char *before_final(char *trace)
+{
+    char *f = strstr(trace, "\nfinal");
+    ASSERT_TRUE(f != NULL);
+    f[1] = '\0';
+    return trace;
+}
+
+/* A stream told its finals will not be used runs the live utterance without the second
+ * pass: every partial and partial word is the same as on the full search (both come from
+ * the first pass), it still ends the utterance with a final, and a whole-buffer pass right
+ * after it (the native policy's final pass) runs the full search: the same words, times
+ * and posteriors as on a stream that never skipped anything. */
+TEST(first_pass_only_keeps_partials_and_the_whole_pass)
+{
+    size_t n = 0;
+    float *pcm = check_load_speech("utt_03_kal16.wav", &n);
+    sphinx_state *st = state_new();
+    void *full = NULL, *lean = NULL;
+    ASSERT_OK(asr_backend_sphinx.stream_new(st, &full));
+    ASSERT_OK(asr_backend_sphinx.stream_new(st, &lean));
+    ASSERT_OK(asr_backend_sphinx.stream_want_finals(lean, 0));
+    char *t_full = trace_stream(full, pcm, n, 0);
+    char *t_lean = trace_stream(lean, pcm, n, 0);
+    fprintf(stderr, "full search:\n%s\nfirst pass alone:\n%s\n", t_full, t_lean);
+    ASSERT_TRUE(strstr(t_lean, "\nfinal") != NULL);
+    ASSERT_STR_EQ(before_final(t_lean), before_final(t_full));
+
+    sotto_transcript a, b;
+    whole_pass(full, pcm, n, &a);
+    whole_pass(lean, pcm, n, &b);
+    sotto_buf ta = SOTTO_BUF_INIT, tb = SOTTO_BUF_INIT;
+    trace_segments(&ta, "whole", &a, 0);
+    trace_segments(&tb, "whole", &b, 0);
+    char *wa = buf_take(&ta), *wb = buf_take(&tb);
+    ASSERT_STR_EQ(wb, wa);
+    ASSERT_TRUE(a.segments[0].n_words >= 5);
+
+    free(wa);
+    free(wb);
+    sotto_transcript_free(&a);
+    sotto_transcript_free(&b);
+    free(t_full);
+    free(t_lean);
+    asr_backend_sphinx.stream_free(full);
+    asr_backend_sphinx.stream_free(lean);
+    asr_backend_sphinx.destroy(st);
+    free(pcm);
 }
 
 /* ---- counts ----------------------------------------------------------------------------- */
@@ -338,7 +370,7 @@ static void *churn(void *arg)
 TEST(threads_create_and_free_streams_concurrently)
 {
     size_t n = 0;
-    float *pcm = load_wav("utt_00_kal16.wav", &n);
+    float *pcm = check_load_speech("utt_00_kal16.wav", &n);
     if (n > RATE)
         n = RATE; /* a second of it: the pool, not the decoding, is under test */
     sphinx_state *st = state_new();

@@ -64,9 +64,14 @@ typedef struct sphinx_state {
 const char *sphinx_default_model_dir(void);
 
 /* A new decoder for st's model (each stream gets its own so streams are independent);
- * live = 1: the cheaper search settings of stream decoders (sphinx.c says why). Free
- * with ps_free(). */
+ * live = 1: the cheaper search settings of stream decoders (sphinx.c says why), and two
+ * searches to choose from before each utterance (sphinx_search): the full one (first
+ * pass, second pass, best path; active when made) and the first pass alone (with best
+ * path). Free with ps_free(). */
 int sphinx_decoder_new(const sphinx_state *st, int live, ps_decoder_t **out);
+/* Make a live decoder's next utterance use the full search (full = 1) or the first pass
+ * alone; between utterances only. */
+int sphinx_search(ps_decoder_t *ps, int full);
 
 /* Recognize pcm as one utterance on ps (second pass, best path; CMN over the whole buffer
  * while the decoder's CMN type is batch, as it is until the decoder first streams:
@@ -114,5 +119,6 @@ int sphinx_stream_take_finals(void *stream, sotto_transcript *out);
 int sphinx_stream_partial_words(void *stream, sotto_transcript *out);
 int sphinx_stream_transcribe(void *stream, const sotto_asr_options *o, const float *pcm, size_t n,
                              double t_offset, sotto_transcript *out);
+int sphinx_stream_want_finals(void *stream, int want);
 
 #endif

@@ -196,6 +196,7 @@ typedef struct sphinx_stream {
     sphinx_state *st;        /* the recognizer, whose pool gets ps back */
     ps_decoder_t *ps;        /* from st's pool */
     int want_words;
+    int first_pass_only;     /* live utterances skip the second pass (want_finals 0) */
     int in_utt;              /* an utterance is running */
     uint64_t n_total;        /* samples fed since the stream began */
     uint64_t utt_start;      /* index of the running utterance's first sample */
@@ -267,7 +268,9 @@ int sphinx_stream_feed(void *stream, const float *pcm, size_t n)
     sphinx_stream *s = stream;
     while (n > 0) {
         if (!s->in_utt) {
-            int rc = sphinx_utt_start(s->ps);
+            int rc = sphinx_search(s->ps, !s->first_pass_only);
+            if (rc == 0)
+                rc = sphinx_utt_start(s->ps);
             if (rc < 0)
                 return rc;
             s->in_utt = 1;
@@ -343,6 +346,9 @@ int sphinx_stream_transcribe(void *stream, const sotto_asr_options *o, const flo
     sphinx_stream *s = stream;
     if (s->in_utt)
         return error_set(SOTTO_EINVAL, "sphinx: a whole-buffer pass inside a streamed utterance");
+    int rc = sphinx_search(s->ps, 1); /* the pass gives finals: both passes */
+    if (rc < 0)
+        return rc;
     feat_t *feat = ps_get_feat(s->ps);
     cmn_t *cmn = decoder_cmn(s->ps);
     mfcc_t mean[SPHINX_CMN_MAX], sum[SPHINX_CMN_MAX];
@@ -354,10 +360,20 @@ int sphinx_stream_transcribe(void *stream, const sotto_asr_options *o, const flo
     int32 nframe = cmn->nframe;
     cmn_type_t type = feat->cmn;
     feat->cmn = CMN_BATCH;
-    int rc = sphinx_decode_whole(s->ps, pcm, n, t_offset, o->word_timestamps, out);
+    rc = sphinx_decode_whole(s->ps, pcm, n, t_offset, o->word_timestamps, out);
     feat->cmn = type;
     memcpy(cmn->cmn_mean, mean, bytes);
     memcpy(cmn->sum, sum, bytes);
     cmn->nframe = nframe;
     return rc;
+}
+
+/* From the next utterance on: want = 0, the caller recognizes utterances again itself, so
+ * the live decoder runs the first pass alone (partials and mid-utterance words come from
+ * it either way; the finals it gives are the first pass's best path). */
+int sphinx_stream_want_finals(void *stream, int want)
+{
+    sphinx_stream *s = stream;
+    s->first_pass_only = !want;
+    return 0;
 }
