@@ -78,7 +78,9 @@ typedef struct sotto_stream_options {
                                    default 0) */
     float max_backlog_s;        /* threaded: audio waiting beyond this marks the stream as
                                    degraded (updates grow; default 4) */
-    int shed_load;              /* threaded native: while more than max_backlog_s waits,
+    int shed_load;              /* threaded native: while more than max_backlog_s waits
+                                   (or the worker waited long for a compute slot: the
+                                   cores are short; docs/streaming.md),
                                    finals come from the live decoder alone (no extra
                                    whole-utterance or early-commit passes: about half the
                                    CPU, a point or two of WER) until the backlog is under a
