@@ -33,28 +33,9 @@
 #include "base/base_int.h"
 #include "sotto/audio.h"
 #include "sotto/error.h"
+#include "bench_util.h"
 
 #define MAX_ROUNDS 21
-
-static double cpu_s(void)
-{
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return (double)u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + (double)u.ru_stime.tv_sec +
-           u.ru_stime.tv_usec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* model: a file, or a preset's random-weight model written to tmp (path in buf). */
 static int model_path(const char *arg, char *buf, size_t cap, const char **path, int *written)
