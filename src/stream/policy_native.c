@@ -524,10 +524,11 @@ static int native_update(sotto_stream *s, void *state, int final)
             ns->utt_t0 = s->buf_t0;
             ns->n_utt = 0;
             ns->utt_whole = 1;
-            /* the live decoder's finals are published only for a shed utterance (and one
-             * too long for the pass): otherwise its second pass would be wasted. Decided
-             * at the start, the shedding state of the end can differ: a stream that starts
-             * shedding mid-utterance publishes first-pass finals for it. */
+            /* the live decoder's finals are published for a shed utterance; otherwise the
+             * whole-utterance pass gives them and the live second pass would be wasted.
+             * Decided at the start, so the state at the end can differ: an utterance that
+             * starts unshed and ends shed (or grows too long for the pass) publishes the
+             * first pass's finals. */
             rc = asr_stream_want_finals(ns->as, s->st.shedding);
         }
         keep_audio(ns, s->buf, s->buf_n);
