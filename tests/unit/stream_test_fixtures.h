@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <time.h>
 #include "asr/whisper/whisper_int.h"
@@ -184,6 +185,34 @@ static inline void on_event(void *user, const sotto_stream_event *ev)
         break;
     }
     pthread_mutex_unlock(&c->lock);
+}
+
+/* A stream callback whose first event blocks the stream's worker (which then holds its
+ * compute slot) for block_s seconds: a client that stopped reading. */
+typedef struct slow_first {
+    atomic_int blocked, released;
+    double block_s;
+} slow_first;
+
+static inline void block_first_event(void *user, const sotto_stream_event *ev)
+{
+    (void)ev;
+    slow_first *sf = user;
+    if (!atomic_exchange(&sf->blocked, 1)) {
+        double whole = floor(sf->block_s);
+        struct timespec ts = {(time_t)whole, (long)((sf->block_s - whole) * 1e9)};
+        nanosleep(&ts, NULL);
+        atomic_store(&sf->released, 1);
+    }
+}
+
+/* Wait until that stream's worker is blocked in its callback. */
+static inline void wait_first_blocked(slow_first *sf)
+{
+    while (!atomic_load(&sf->blocked)) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* CPU seconds this process has used (user + system): contention-free, unlike wall time. */

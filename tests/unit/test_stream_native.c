@@ -219,31 +219,16 @@ TEST(native_sheds_load_when_behind)
     sotto_asr_free(asr);
 }
 
-/* Compute slots give way to a stuck holder: with one slot, a stream whose event callback
- * blocks for 10 s (a client that stopped reading) holds the slot, and another stream still
- * finishes while it is blocked (the waiters run over the limit once no slot has changed
- * hands for a second). */
-typedef struct stuck_state {
-    atomic_int blocked, released;
-} stuck_state;
-
-static void block_first_event(void *user, const sotto_stream_event *ev)
-{
-    (void)ev;
-    stuck_state *st = user;
-    if (!atomic_exchange(&st->blocked, 1)) {
-        struct timespec ts = {10, 0};
-        nanosleep(&ts, NULL);
-        atomic_store(&st->released, 1);
-    }
-}
-
 static void count_finals(void *user, const sotto_stream_event *ev)
 {
     if (ev->type == SOTTO_STREAM_FINAL)
         ++*(int *)user;
 }
 
+/* Compute slots give way to a stuck holder: with one slot, a stream whose event callback
+ * blocks for 10 s (a client that stopped reading) holds the slot, and another stream still
+ * finishes while it is blocked (the waiters run over the limit once no slot has changed
+ * hands for a second). */
 TEST(slots_give_way_to_a_stuck_stream)
 {
     ASSERT_OK(setenv("SOTTO_STREAM_SLOTS", "1", 1)); /* read by the first threaded stream */
@@ -253,16 +238,13 @@ TEST(slots_give_way_to_a_stuck_stream)
     sotto_stream_options o;
     sotto_stream_options_init(&o);
     o.threaded = 1;
-    stuck_state st = {0, 0};
+    slow_first st = {0, 0, 10.0};
     int finals = 0;
     sotto_stream *stuck = NULL, *other = NULL;
     ASSERT_OK(sotto_stream_new(asr, &o, block_first_event, &st, &stuck));
     ASSERT_OK(sotto_stream_new(asr, &o, count_finals, &finals, &other));
     ASSERT_OK(sotto_stream_feed(stuck, ls.pcm, ls.n));
-    while (!atomic_load(&st.blocked)) { /* the stuck stream holds the slot now */
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
-    }
+    wait_first_blocked(&st); /* the stuck stream holds the slot now */
     double t0 = time_now();
     ASSERT_OK(sotto_stream_feed(other, ls.pcm, ls.n));
     ASSERT_OK(sotto_stream_finish(other));

@@ -4,27 +4,8 @@
  * its own backlog is long, and a shedding stream sends the recognizer a shorter pre-roll.
  * Real PocketSphinx on the fixture utterances (stream_test_fixtures.h).
  */
-#include <stdatomic.h>
-
 #include "check.h"
 #include "stream_test_fixtures.h"
-
-/* A stream whose first event blocks its worker (holding the compute slot) for a while. */
-typedef struct slow_first {
-    atomic_int blocked, released;
-    double block_s;
-} slow_first;
-
-static void block_first(void *user, const sotto_stream_event *ev)
-{
-    (void)ev;
-    slow_first *sf = user;
-    if (!atomic_exchange(&sf->blocked, 1)) {
-        struct timespec ts = {0, (long)(sf->block_s * 1e9)};
-        nanosleep(&ts, NULL);
-        atomic_store(&sf->released, 1);
-    }
-}
 
 /* With one compute slot, a stream that must wait 0.6 s for it (another holds it) sheds
  * its utterance, although its own backlog never reaches max_backlog_s; the same stream
@@ -53,13 +34,10 @@ TEST(waiting_for_a_compute_slot_sheds)
     collect waited;
     collect_init(&waited);
     sotto_stream *holder = NULL, *s = NULL;
-    ASSERT_OK(sotto_stream_new(asr, &o, block_first, &sf, &holder));
+    ASSERT_OK(sotto_stream_new(asr, &o, block_first_event, &sf, &holder));
     ASSERT_OK(sotto_stream_new(asr, &o, on_event, &waited, &s));
     ASSERT_OK(sotto_stream_feed(holder, ls.pcm, ls.n));
-    while (!atomic_load(&sf.blocked)) { /* the holder has the slot now */
-        struct timespec ts = {0, 5000000};
-        nanosleep(&ts, NULL);
-    }
+    wait_first_blocked(&sf); /* the holder has the slot now */
     ASSERT_OK(sotto_stream_feed(s, ls.pcm, ls.n));
     ASSERT_OK(sotto_stream_finish(s));
     sotto_stream_stats sw;
