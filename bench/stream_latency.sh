@@ -19,10 +19,10 @@
 # MULTI_START is the concurrent streams' start message (default {"policy":"native"});
 # ONLY_WHISPER=1 (with WHISPER=1) skips every sphinx part; POLICIES="native_early" picks the
 # single-stream policies (default: native native_early local_agreement).
-# The server starts with --warm-streams set to the largest STREAMS value (WARM=N overrides;
-# WARM=0 for none) and the streams wait for its "warmed" log line, so the concurrent run
-# measures streams, not PocketSphinx decoders being loaded (0.3-0.5 s CPU each; an
-# early-commit stream takes a second decoder for its prefix passes, not warmed for).
+# The server starts with --warm-streams set to the largest STREAMS value, at least 2 (WARM=N
+# overrides; WARM=0 for none) and the streams wait for its "warmed" log line, so the runs
+# measure streams, not PocketSphinx decoders being loaded (0.9 s CPU each; an early-commit
+# stream takes two when it starts, the second for its prefix passes).
 # Every run also gives the server's CPU seconds (user+sys from /proc/PID/stat) per second
 # of audio per stream (cpu_s_per_audio_s) and the streams the machine's cores could hold
 # at that cost (capacity_streams = cores / cost): unlike RTF and backlog these do not
@@ -43,7 +43,7 @@ ws=$build/tools/ws_client
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 n_streams=${STREAMS:-20}
-warm=${WARM:-$(printf "%s\n" 0 $n_streams | sort -n | tail -1)}
+warm=${WARM:-$(printf "%s\n" 2 $n_streams | sort -n | tail -1)}
 # the start message of every concurrent stream (MULTI_START='{"policy":"native","early_commit":true}')
 multi_start=${MULTI_START:-'{"policy":"native"}'}
 cores=$(nproc)

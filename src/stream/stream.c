@@ -274,7 +274,8 @@ void stream_count_call(sotto_stream *s, double compute_s)
     pthread_mutex_lock(&s->lock);
     s->st.updates++;
     s->st.compute_s += compute_s;
-    s->st.latency_s = compute_s;
+    if (compute_s > 0.0) /* 0: a call inside another whose time is counted (a prefix pass) */
+        s->st.latency_s = compute_s;
     s->st.buffered_s = (double)s->buf_n / STREAM_RATE;
     pthread_mutex_unlock(&s->lock);
 }

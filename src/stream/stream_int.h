@@ -127,6 +127,8 @@ struct sotto_stream {
     float *buf;          /* the policy's buffer: voiced audio of the utterance */
     size_t buf_n, buf_cap;
     double buf_t0;       /* stream time of buf[0] */
+    double speech_t0;    /* stream time the VAD put the open utterance's speech start at
+                          * (buf_t0 of its first update plus the pre-roll it got) */
     size_t buf_new;      /* samples appended since the last update */
     int64_t next_segment_id;
     double behind_s;     /* threaded: audio that waited when the worker took its batch

@@ -135,7 +135,7 @@ static int run_update(sotto_stream *s, int final)
     return rc;
 }
 
-static void open_utt(sotto_stream *s, int64_t from)
+static void open_utt(sotto_stream *s, int64_t from, int64_t speech)
 {
     if (from < s->sent_pos)
         from = s->sent_pos; /* never send audio twice */
@@ -146,6 +146,7 @@ static void open_utt(sotto_stream *s, int64_t from)
     s->buf_n = 0;
     s->buf_new = 0;
     s->buf_t0 = (double)from / STREAM_RATE;
+    s->speech_t0 = (double)(speech > from ? speech : from) / STREAM_RATE;
 }
 
 static void emit_vad(sotto_stream *s, sotto_stream_event_type type, double t)
@@ -168,7 +169,7 @@ static int drain_vad(sotto_stream *s)
                 double pr = s->st.shedding && s->o.preroll_s > SHED_PREROLL_S ? SHED_PREROLL_S
                                                                              : s->o.preroll_s;
                 int64_t preroll = (int64_t)(pr * STREAM_RATE);
-                open_utt(s, ve.sample - preroll);
+                open_utt(s, ve.sample - preroll, ve.sample);
             }
         } else {
             int rc = 0;
@@ -207,9 +208,9 @@ int vac_process(sotto_stream *s, const float *pcm, size_t n, int defer)
                 rc = drain_vad(s);
             /* a flush ended the utterance while the VAD still hears speech: go on */
             if (rc == 0 && !s->in_utt && sotto_vad_in_speech(s->vad))
-                open_utt(s, s->sent_pos);
+                open_utt(s, s->sent_pos, s->sent_pos);
         } else if (!s->in_utt) {
-            open_utt(s, s->sent_pos);
+            open_utt(s, s->sent_pos, s->sent_pos);
         }
         if (rc == 0 && s->in_utt)
             rc = deliver(s, s->n_in);

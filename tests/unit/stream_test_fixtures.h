@@ -256,14 +256,23 @@ static inline char *joined_refs(const long_stream *ls)
     return r;
 }
 
-/* Batch WER: each utterance of the same audio (noise included) recognized whole. */
-static inline double batch_wer(sotto_asr *asr, const long_stream *ls)
+/* Batch WER: each utterance of the same audio (noise included) recognized whole. words,
+ * when not NULL, gets the batch words with their stream times (words and word_starts). */
+static inline double batch_wer_words(sotto_asr *asr, const long_stream *ls, collect *words)
 {
     sotto_wer total = {0};
     for (int i = 0; i < ls->n_utt; i++) {
         sotto_transcript tr;
         sotto_transcript_init(&tr);
-        ASSERT_OK(sotto_asr_transcribe(asr, ls->pcm + ls->starts[i], ls->lens[i], 0.0, &tr));
+        double t0 = (double)ls->starts[i] / RATE;
+        ASSERT_OK(sotto_asr_transcribe(asr, ls->pcm + ls->starts[i], ls->lens[i], t0, &tr));
+        for (size_t g = 0; words && g < tr.n_segments; g++)
+            for (size_t k = 0; k < tr.segments[g].n_words && words->n_words < 2048; k++) {
+                words->word_starts[words->n_words] = tr.segments[g].words[k].start;
+                snprintf(words->words[words->n_words], sizeof words->words[0], "%s",
+                         tr.segments[g].words[k].word);
+                words->n_words++;
+            }
         char *hyp = sotto_transcript_text(&tr);
         sotto_wer w;
         ASSERT_OK(sotto_text_wer(ls->refs[i], hyp, &w));
@@ -272,6 +281,24 @@ static inline double batch_wer(sotto_asr *asr, const long_stream *ls)
         sotto_transcript_free(&tr);
     }
     return total.wer;
+}
+
+static inline double batch_wer(sotto_asr *asr, const long_stream *ls)
+{
+    return batch_wer_words(asr, ls, NULL);
+}
+
+/* How many of a's words b also has, the same word starting within tol seconds. */
+static inline int words_at_same_times(const collect *a, const collect *b, double tol)
+{
+    int n = 0;
+    for (int i = 0; i < a->n_words; i++)
+        for (int k = 0; k < b->n_words; k++)
+            if (fabs(a->word_starts[i] - b->word_starts[k]) <= tol && strcmp(a->words[i], b->words[k]) == 0) {
+                n++;
+                break;
+            }
+    return n;
 }
 
 static inline double stream_wer(const long_stream *ls, const collect *c)
