@@ -31,12 +31,13 @@
  * la_skip / la_commit_count of policy_la.c) are published with the pass's times, except
  * words ending within NATIVE_EARLY_GAP_S of the audio fed; at the utterance end the
  * whole-utterance pass's words after the committed ones are published. A prefix pass runs
- * only when the first pass has an uncommitted word that could be committed. Measured on
- * the 8-utterance stream of tests/unit/test_stream.c (Release, getrusage): WER 4.94%
- * like the default (batch 7.41% there), word latency in audio time mean 0.83 s, p95
- * 1.18 s (default 1.89 / 3.16 s); CPU 1.04 s per audio second against 0.43 for the
- * default, the prefix passes decoding about 2.7x the voiced audio (their cost grows with
- * the square of an utterance's length), which is why it stays off by default.
+ * only when the first pass has an uncommitted word that could be committed, from
+ * NATIVE_PASS_LEAD_S before the speech. Measured on the 8-utterance stream of
+ * tests/unit/test_stream_native.c (Release, getrusage): WER 4.94% like the default (batch
+ * 7.41% there), word latency in audio time mean 0.60 s, p95 0.82 s (default 1.89 / 3.16 s);
+ * CPU 0.62-0.64 s per audio second against 0.2-0.25 for the default (the prefix passes'
+ * cost grows with the square of an utterance's length), which is why it stays off by
+ * default.
  * Committing first-pass words by agreement of consecutive first-pass readings alone gave
  * WER 12.3% there (errors the first pass keeps to the utterance end).
  * The partial is the hypothesis after the committed words. Words need the recognizer
