@@ -48,7 +48,7 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest $(CTEST_FLAGS) -LE slow
+		ctest $(CTEST_FLAGS) -LE 'slow|measure'
 
 test-neon:
 	@scripts/test_neon.sh build-neon

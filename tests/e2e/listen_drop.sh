@@ -30,7 +30,14 @@ N_SEEN=$(grep -c '"type":"final"' "$TMP/ev1.jsonl" || true)
 
 # reconnect at once with the same session (the server finishes the old tail first)
 "$WS" --url "$WSURL" --realtime --start "{\"policy\":\"native\",\"session_id\":\"$SID\"}" "$TMP/again.wav" \
-  > "$TMP/ev2.jsonl" || fail "second stream: $(tail -3 "$TMP/ev2.jsonl")"
+  > "$TMP/ev2.jsonl" &
+WS2PID=$!
+# and a stream the server will be stopped under (checked at the end), started now: its
+# 9 s of real time pass while the reconnect runs, instead of after it
+"$WS" --url "$WSURL" --realtime --start '{"policy":"native"}' "$TMP/drop.wav" > "$TMP/ev4.jsonl" 2>/dev/null &
+WSPID=$!
+T4=$($PY -c 'import time; print(time.monotonic())')
+wait "$WS2PID" || fail "second stream: $(tail -3 "$TMP/ev2.jsonl")"
 
 req "$K" GET "/v1/sessions/$SID/messages"; expect 200
 cp "$TMP/body" "$TMP/msgs.json"
@@ -69,9 +76,9 @@ EOF
 grep -q '"code":"session_not_found"' "$TMP/ev3.jsonl" || fail "foreign session: $(cat "$TMP/ev3.jsonl")"
 
 # stopping the server while a client is mid-utterance: the tail is still saved
-"$WS" --url "$WSURL" --realtime --start '{"policy":"native"}' "$TMP/drop.wav" > "$TMP/ev4.jsonl" 2>/dev/null &
-WSPID=$!
-sleep "$($PY -c "print($CUT + 0.6)")" # 85% into the second utterance
+# (sleep until 85% into the stream's second utterance, counted from its start above)
+sleep "$($PY -c "import time; print(max(0.0, $T4 + $CUT + 0.6 - time.monotonic()))")"
+kill -0 "$WSPID" 2>/dev/null || fail "the stream ended before the server was stopped: $(tail -3 "$TMP/ev4.jsonl")"
 srv_stop
 wait "$WSPID" 2>/dev/null || true
 SID4=$($PY -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['session_id'])" "$TMP/ev4.jsonl")

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
+# labels: measure
 # Proves: the embedded recognizer transcribes 24 flite sentences (voices kal16, slt, rms)
 # with a corpus word error rate of at most 12%, measured by `sotto wer`.
+# A measurement, left to the Release pass: under the sanitizers its code runs in shorter
+# tests: `transcribe` of several files into -o DIR (containers, formats_and_cli), `wer
+# --json` (containers, listen_cli), the whole-file recognizer (sphinx, pipeline tests).
 . "$(dirname "$0")/lib.sh"
 files=()
 while IFS=$'\t' read -r f voice ref; do files+=("$FX/$f"); done < "$FX/manifest.tsv"
