@@ -19,7 +19,9 @@
 #include "stream/stream_int.h"
 #include "stream_test_fixtures.h"
 
-TEST(native_wer_matches_batch)
+/* A measurement (label measure): under the sanitizers the same code runs in
+ * threaded_same_finals_as_sync (whole-utterance pass, sync and threaded). */
+TEST(native_wer_matches_batch) /* labels: measure */
 {
     sotto_asr *asr = sphinx_new();
     long_stream ls;
@@ -57,7 +59,10 @@ TEST(native_wer_matches_batch)
  * against the first pass (and the previous prefix pass); words they agree on are published
  * mid-utterance. The same stream as above; latency = audio fed when a word's final was
  * emitted minus the word's end (computation left out: the test feeds as fast as it can). */
-TEST(native_early_commit_latency)
+/* A measurement (label measure): under the sanitizers the same code runs in
+ * native_early_commit_threaded_same_as_sync (prefix passes from the speech start,
+ * agreement, commits, the final pass) and native_early_commit_skips_passes_when_behind. */
+TEST(native_early_commit_latency) /* labels: measure */
 {
     sotto_asr *asr = sphinx_new();
     long_stream ls;
