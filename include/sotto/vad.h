@@ -101,6 +101,11 @@ int sotto_vad_next_event(sotto_vad *v, sotto_vad_event *ev);
 /* Is the stream in speech now: 1 from a confirmed start until its speech_end is queued
  * (the min_silence_s hangover included), else 0. */
 int sotto_vad_in_speech(const sotto_vad *v);
+/* Inside a segment whose latest frames are silence: the sample the segment will end at if
+ * that silence lasts min_silence_s (its last speech frame plus pad_s), else -1. Audio past
+ * it is the hangover so far: a recognizer need not see it until speech resumes or the
+ * segment ends. */
+long long sotto_vad_pending_end(const sotto_vad *v);
 /* Score in [0, 1] of the latest whole frame (0 before the first). */
 float sotto_vad_last_score(const sotto_vad *v);
 /* Whole frames processed so far, and the hop in samples. */

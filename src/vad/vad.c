@@ -287,6 +287,14 @@ int sotto_vad_in_speech(const sotto_vad *v)
     return v->state == ST_SPEECH;
 }
 
+long long sotto_vad_pending_end(const sotto_vad *v)
+{
+    SOTTO_ASSERT(v);
+    if (v->state != ST_SPEECH || v->sil == 0)
+        return -1;
+    return (long long)((v->last_speech + 1) * v->hop + v->pad);
+}
+
 float sotto_vad_last_score(const sotto_vad *v)
 {
     SOTTO_ASSERT(v);
