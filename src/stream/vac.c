@@ -221,8 +221,8 @@ int vac_process(sotto_stream *s, const float *pcm, size_t n, int defer)
             open_utt(s, s->sent_pos, s->sent_pos);
         }
         /* the hangover (silence that may still turn out to end the utterance) waits: it
-         * goes to the recognizer only if speech resumes; when the utterance ends there,
-         * the recognizer never decodes it (fewer frames, fewer calls) */
+         * goes to the recognizer when speech resumes or with the final update, so no
+         * update is spent on it */
         if (rc == 0 && s->in_utt) {
             int64_t upto = s->n_in;
             long long held = s->vad ? sotto_vad_pending_end(s->vad) : -1;
