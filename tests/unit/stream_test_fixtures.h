@@ -301,6 +301,36 @@ static inline int words_at_same_times(const collect *a, const collect *b, double
     return n;
 }
 
+/* The shedding tests' two runs: a 4-utterance stream (gap_scale as in build_stream) fed
+ * to a threaded native stream in pieces of `piece` samples (0: all at once), far faster
+ * than it is recognized (max_backlog_s 0.5: behind from the first batch), first without
+ * shed_load (full, sf), then with it (shed, ss). wb: the batch WER of the same
+ * utterances. The caller frees p->ls.pcm. */
+typedef struct shed_pair {
+    long_stream ls;
+    double wb;
+    collect full, shed;
+    sotto_stream_stats sf, ss;
+} shed_pair;
+
+static inline void run_shed_pair(sotto_asr *asr, shed_pair *p, double gap_scale, size_t piece)
+{
+    build_stream(&p->ls, 4, gap_scale);
+    p->wb = batch_wer(asr, &p->ls);
+    sotto_stream_options o;
+    sotto_stream_options_init(&o);
+    o.policy = SOTTO_POLICY_NATIVE;
+    o.threaded = 1;
+    o.max_backlog_s = 0.5f;
+    if (piece == 0)
+        piece = p->ls.n;
+    collect_init(&p->full);
+    collect_init(&p->shed);
+    run_stream(asr, &o, p->ls.pcm, p->ls.n, piece, &p->full, &p->sf);
+    o.shed_load = 1;
+    run_stream(asr, &o, p->ls.pcm, p->ls.n, piece, &p->shed, &p->ss);
+}
+
 static inline double stream_wer(const long_stream *ls, const collect *c)
 {
     char *ref = joined_refs(ls);

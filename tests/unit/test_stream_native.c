@@ -196,38 +196,25 @@ TEST(threaded_same_finals_as_sync)
 TEST(native_sheds_load_when_behind)
 {
     sotto_asr *asr = sphinx_new();
-    long_stream ls;
-    build_stream(&ls, 4, 1.0);
-    double wb = batch_wer(asr, &ls);
-    sotto_stream_options o;
-    sotto_stream_options_init(&o);
-    o.policy = SOTTO_POLICY_NATIVE;
-    o.threaded = 1;
-    o.max_backlog_s = 0.5f;
-    collect a, b;
-    collect_init(&a);
-    collect_init(&b);
-    sotto_stream_stats sa, sb;
-    run_stream(asr, &o, ls.pcm, ls.n, 1600, &a, &sa);
-    o.shed_load = 1;
-    run_stream(asr, &o, ls.pcm, ls.n, 1600, &b, &sb);
-    double ws = stream_wer(&ls, &b);
+    shed_pair p;
+    run_shed_pair(asr, &p, 1.0, 1600);
+    double ws = stream_wer(&p.ls, &p.shed);
     fprintf(stderr, "shed_load: %lld of 4 utterances from the live decoder, WER %.2f%% (batch %.2f%%, "
                     "not shed %.2f%%), compute %.2f s (not shed %.2f s)\n",
-            (long long)sb.shed_utterances, 100 * ws, 100 * wb, 100 * stream_wer(&ls, &a),
-            sb.compute_s, sa.compute_s);
-    ASSERT_EQ(sa.shed_utterances, 0);
-    ASSERT_TRUE(sb.shed_utterances >= 2);
+            (long long)p.ss.shed_utterances, 100 * ws, 100 * p.wb, 100 * stream_wer(&p.ls, &p.full),
+            p.ss.compute_s, p.sf.compute_s);
+    ASSERT_EQ(p.sf.shed_utterances, 0);
+    ASSERT_TRUE(p.ss.shed_utterances >= 2);
     /* append-only finals, one per utterance (no partials: the worker takes the backlog
      * in one batch and defers mid-utterance updates to its end) */
-    ASSERT_EQ(b.bad_order, 0);
-    ASSERT_EQ(b.repeated, 0);
-    ASSERT_EQ(b.n_starts, 4);
-    ASSERT_EQ(b.n_finals, 4);
-    ASSERT_TRUE(ws <= wb + 0.10);
+    ASSERT_EQ(p.shed.bad_order, 0);
+    ASSERT_EQ(p.shed.repeated, 0);
+    ASSERT_EQ(p.shed.n_starts, 4);
+    ASSERT_EQ(p.shed.n_finals, 4);
+    ASSERT_TRUE(ws <= p.wb + 0.10);
     /* fewer recognizer calls: no whole-utterance pass for the shed utterances */
-    ASSERT_TRUE(sb.updates < sa.updates);
-    free(ls.pcm);
+    ASSERT_TRUE(p.ss.updates < p.sf.updates);
+    free(p.ls.pcm);
     sotto_asr_free(asr);
 }
 

@@ -63,32 +63,20 @@ TEST(waiting_for_a_compute_slot_sheds)
 TEST(shedding_stream_sends_a_shorter_pre_roll)
 {
     sotto_asr *asr = sphinx_new();
-    long_stream ls;
-    build_stream(&ls, 4, 2.0);
-    double wb = batch_wer(asr, &ls);
-    sotto_stream_options o;
-    sotto_stream_options_init(&o);
-    o.threaded = 1;
-    o.max_backlog_s = 0.5f; /* the whole stream fed at once: behind from the first batch */
-    collect full, shed;
-    collect_init(&full);
-    collect_init(&shed);
-    sotto_stream_stats sf, ss;
-    run_stream(asr, &o, ls.pcm, ls.n, ls.n, &full, &sf);
-    o.shed_load = 1;
-    run_stream(asr, &o, ls.pcm, ls.n, ls.n, &shed, &ss);
-    double ws = stream_wer(&ls, &shed);
+    shed_pair p;
+    run_shed_pair(asr, &p, 2.0, 0); /* the whole stream at once */
+    double ws = stream_wer(&p.ls, &p.shed);
     fprintf(stderr, "pre-roll: voiced %.2f s shedding (%lld utterances shed) against %.2f s; WER %.2f%% "
                     "(batch %.2f%%, not shed %.2f%%)\n",
-            ss.voiced_s, (long long)ss.shed_utterances, sf.voiced_s, 100 * ws, 100 * wb,
-            100 * stream_wer(&ls, &full));
-    ASSERT_EQ(ss.shed_utterances, 4);
-    ASSERT_EQ(shed.n_finals, 4);
-    ASSERT_EQ(full.n_starts, shed.n_starts);
+            p.ss.voiced_s, (long long)p.ss.shed_utterances, p.sf.voiced_s, 100 * ws, 100 * p.wb,
+            100 * stream_wer(&p.ls, &p.full));
+    ASSERT_EQ(p.ss.shed_utterances, 4);
+    ASSERT_EQ(p.shed.n_finals, 4);
+    ASSERT_EQ(p.full.n_starts, p.shed.n_starts);
     /* 0.7 s less per utterance, give or take the VAD's 40 ms pieces */
-    ASSERT_TRUE(ss.voiced_s < sf.voiced_s - 4 * 0.6);
-    ASSERT_TRUE(ss.voiced_s > sf.voiced_s - 4 * 0.8);
-    ASSERT_TRUE(ws <= wb + 0.10);
-    free(ls.pcm);
+    ASSERT_TRUE(p.ss.voiced_s < p.sf.voiced_s - 4 * 0.6);
+    ASSERT_TRUE(p.ss.voiced_s > p.sf.voiced_s - 4 * 0.8);
+    ASSERT_TRUE(ws <= p.wb + 0.10);
+    free(p.ls.pcm);
     sotto_asr_free(asr);
 }
