@@ -20,7 +20,7 @@ CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 FUZZ_SECONDS ?= 15
 
-.PHONY: all build deps test test-fast test-asan test-neon demo bench bench-stream bench-whisper-streams fuzz lint install clean
+.PHONY: all build deps test test-fast test-asan test-neon demo bench bench-stream bench-vad-savings bench-whisper-streams fuzz lint install clean
 
 all: build
 
@@ -63,6 +63,10 @@ bench: build
 bench-stream: build
 	@cd $(BUILD) && ctest -R fixtures.generate_speech >/dev/null
 	@bench/stream_latency.sh $(BUILD)
+
+bench-vad-savings: build
+	@cd $(BUILD) && ctest -R fixtures.generate_speech >/dev/null
+	@bench/vad_savings.sh $(BUILD)
 
 bench-whisper-streams: build
 	@bench/whisper_streams.sh $(BUILD)
