@@ -263,19 +263,21 @@ def main():
     # kept pace: the results were complete within 3 s of the audio's end (a stream whose
     # backlog grew with the stream ends late); kept real time also asks that the backlog
     # never exceeded 1 s, bursts of simultaneous speech included
-    n_pace = sum(1 for r in rows if r["last_wall"] < placement["duration"] + 3)
-    n_rt = sum(1 for r in rows if r["max_backlog"] < 1.0 and r["last_wall"] < placement["duration"] + 3)
+    paced = [r["last_wall"] < placement["duration"] + 3 for r in rows]
+    n_pace = sum(paced)
+    n_rt = sum(1 for r, p in zip(rows, paced) if p and r["max_backlog"] < 1.0)
+    wer_mean = sum(r["wer_text"] for r in rows) / len(rows)
     print(f"  {len(rows)} streams: mean final-word latency {sum(lat) / len(lat):.2f} s (worst {max(lat):.2f}), "
           f"mean RTF {sum(r['rtf'] for r in rows) / len(rows):.3f}, "
           f"max backlog {max(r['max_backlog'] for r in rows):.2f} s, degraded {sum(r['degraded'] for r in rows)}, "
-          f"shed {sum(r['shed'] for r in rows)}, mean WER {100 * sum(r['wer_text'] for r in rows) / len(rows):.1f}%")
+          f"shed {sum(r['shed'] for r in rows)}, mean WER {100 * wer_mean:.1f}%")
     print(f"  {len(rows)} streams: kept pace (done within 3 s of the end) {n_pace}/{len(rows)}, "
           f"kept real time (also backlog < 1 s throughout) {n_rt}/{len(rows)}")
     cost = cost_figures(cpu_s, len(rows), placement["duration"], cores)
     if cost:
         print(f"  {len(rows)} streams: {cost_line(cost, cores, client_cpu_s)}")
     print(json.dumps({"label": f"multi_{len(rows)}", "streams": len(rows), "kept_pace": n_pace, "real_time": n_rt,
-                      "wer_mean": sum(r["wer_text"] for r in rows) / len(rows),
+                      "wer_mean": wer_mean,
                       "lat_mean": sum(lat) / len(lat), "max_backlog": max(r["max_backlog"] for r in rows),
                       **cost}), file=sys.stderr)
 
