@@ -10,6 +10,8 @@
 # p95), first-partial latency, normalized erasure of partials, WER of the finals, RTF and
 # recognizer calls saved by the VAD. Then N concurrent streams (default 20) of the same
 # audio: per-stream RTF, backlog, degraded flag and final-word latency: do they keep up?
+# ("kept pace": done within 3 s of the audio's end; "kept real time": also a backlog under
+# 1 s at every update)
 # The N streams run twice (MULTI_MODES, default "staggered lockstep"): staggered, each
 # stream's audio rotated to begin at a different pause (ws_client --offsets), so they talk
 # at different times like independent speakers; lockstep, all send the same audio at the
